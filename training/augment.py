@@ -1,0 +1,65 @@
+"""Training poses for the prior: world poses seen from random cameras, randomly mirrored."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from zedo_core.skeleton import FLIP_PERMUTATION, LEFT_HIP, PELVIS, RIGHT_HIP
+
+# World (Human3.6M: z up) -> a level camera looking along world +y (camera: x right, y down, z forward).
+_LEVEL_CAMERA = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]], dtype=torch.float64)
+
+
+def _rot_x(a: torch.Tensor) -> torch.Tensor:
+    c, s, o, z = torch.cos(a), torch.sin(a), torch.ones_like(a), torch.zeros_like(a)
+    return torch.stack([o, z, z, z, c, -s, z, s, c], -1).reshape(*a.shape, 3, 3)
+
+
+def _rot_z(a: torch.Tensor) -> torch.Tensor:
+    c, s, o, z = torch.cos(a), torch.sin(a), torch.ones_like(a), torch.zeros_like(a)
+    return torch.stack([c, -s, z, s, c, z, z, z, o], -1).reshape(*a.shape, 3, 3)
+
+
+def random_view_rotations(
+    n: int,
+    generator: torch.Generator,
+    pitch_deg: tuple[float, float] = (-15.0, 45.0),
+    roll_deg: tuple[float, float] = (-10.0, 10.0),
+) -> torch.Tensor:
+    """``(n, 3, 3)`` world -> camera rotations: any heading, a camera pitched down by ``pitch_deg``
+    (negative looks up) and rolled by ``roll_deg``; covers tripod and handheld footage."""
+    yaw = torch.rand(n, generator=generator, dtype=torch.float64) * 2 * math.pi
+    pitch = torch.deg2rad(pitch_deg[0] + torch.rand(n, generator=generator, dtype=torch.float64) * (pitch_deg[1] - pitch_deg[0]))
+    roll = torch.deg2rad(roll_deg[0] + torch.rand(n, generator=generator, dtype=torch.float64) * (roll_deg[1] - roll_deg[0]))
+    # Heading about world z, then the level camera, then pitch (about camera x; positive looks down), then roll.
+    return _rot_z(roll) @ _rot_x(pitch) @ _LEVEL_CAMERA @ _rot_z(yaw)
+
+
+def random_flip(poses: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Mirror half of the camera-frame poses ``(B, 17, 3)``: negate x and swap left/right joints."""
+    flip = torch.rand(poses.shape[0], generator=generator) < 0.5
+    mirrored = poses[:, list(FLIP_PERMUTATION)] * poses.new_tensor([-1.0, 1.0, 1.0])
+    return torch.where(flip[:, None, None], mirrored, poses)
+
+
+def augmented_batch(world_rel_m: torch.Tensor, batch_size: int, generator: torch.Generator) -> torch.Tensor:
+    """A batch ``(B, 51)`` of pelvis-relative camera-frame poses in metres from world poses
+    ``(M, 17, 3)`` (pelvis-relative, metres)."""
+    idx = torch.randint(0, world_rel_m.shape[0], (batch_size,), generator=generator)
+    rot = random_view_rotations(batch_size, generator).to(world_rel_m.dtype)
+    poses = torch.einsum("bij,bkj->bki", rot, world_rel_m[idx])
+    return random_flip(poses, generator).reshape(batch_size, -1)
+
+
+def canonical_poses(world_rel_m: torch.Tensor) -> torch.Tensor:
+    """Rotate world poses about the vertical so the hips face a level camera, in camera axes.
+
+    The person faces the camera (towards -z) with the right hip on the image's left (-x).
+    """
+    hips = world_rel_m[:, LEFT_HIP] - world_rel_m[:, RIGHT_HIP]
+    heading = torch.atan2(hips[:, 1], hips[:, 0])
+    rot = _LEVEL_CAMERA.to(world_rel_m.dtype) @ _rot_z(-heading)
+    posed = torch.einsum("bij,bkj->bki", rot, world_rel_m)
+    return posed - posed[:, PELVIS : PELVIS + 1]

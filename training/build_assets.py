@@ -1,0 +1,71 @@
+"""Write the shipped prior ``zedo_core/assets/prior.pt`` from a training checkpoint.
+
+Adds the K-Means initial poses (S = 1, 10, 50) computed on the training subjects' poses, each
+turned to face the camera upright (the lifting loop's start search supplies the orientation).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.cluster.vq import kmeans2
+
+from training.augment import canonical_poses
+from training.train import training_poses
+from zedo_core.network import NetworkConfig, ScoreNetwork
+from zedo_core.prior import DEFAULT_PRIOR_PATH, PosePrior
+from zedo_core.sde import SubVPSDE
+
+HYPOTHESIS_COUNTS = (1, 10, 50)
+
+
+def kmeans_initial_poses(data_dir: str | None, counts=HYPOTHESIS_COUNTS, seed: int = 0, stride: int = 4) -> dict[int, torch.Tensor]:
+    """K-Means centres ``{S: (S, 17, 3)}`` of canonical (facing, upright) training poses."""
+    poses = canonical_poses(training_poses(data_dir)[::stride].double()).numpy().reshape(-1, 51)
+    result = {}
+    for count in counts:
+        if count == 1:
+            centres = poses.mean(0, keepdims=True)
+        else:
+            centres, _ = kmeans2(poses, count, minit="++", seed=seed, iter=30)
+        result[count] = torch.from_numpy(centres.reshape(count, 17, 3)).float()
+    return result
+
+
+def build(checkpoint: Path, data_dir: str | None, out: Path, use_ema: bool = True) -> None:
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    network = ScoreNetwork(NetworkConfig(**state["network_config"]))
+    network.load_state_dict(state["ema" if use_ema else "model"])
+    prior = PosePrior(
+        network=network,
+        sde=SubVPSDE(),
+        initial_poses=kmeans_initial_poses(data_dir),
+        metadata={
+            "training_steps": int(state["step"]),
+            "weights": "ema" if use_ema else "raw",
+            "trained_on": "Human3.6M S1 S5 S6 S7 S8 (non-commercial research licence)",
+            "train_config": {k: v for k, v in state["train_config"].items()},
+        },
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    torch.save(prior.state(), tmp)
+    tmp.replace(out)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) from step {state['step']}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--checkpoint", type=Path, default=Path("runs/prior/checkpoint.pt"))
+    parser.add_argument("--data", default=None, help="Human3.6M folder (default ../shared/data/h36m)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_PRIOR_PATH)
+    parser.add_argument("--raw-weights", action="store_true", help="ship the raw instead of the EMA weights")
+    args = parser.parse_args(argv)
+    build(args.checkpoint, args.data, args.out, use_ema=not args.raw_weights)
+
+
+if __name__ == "__main__":
+    main()

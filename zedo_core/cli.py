@@ -1,0 +1,137 @@
+"""Command line: ``python -m zedo_core lift IN.npz OUT.npz [options]``.
+
+IN holds ``keypoints`` (N,17,2) px, ``K`` (3,3) or (N,3,3) and optionally ``confidence`` (N,17).
+OUT gets ``poses3d`` (N,17,3) metres (camera frame, translation included), ``hypotheses``
+(N,S,17,3) and ``reprojection_error_px`` (N,S). Bad input exits with status 2 and one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+import zipfile
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+
+from .inputs import InputError
+from .lifting import LiftConfig, lift
+from .prior import PriorLoadError, load_prior, resolve_device
+
+EXIT_BAD_INPUT = 2
+REQUIRED_KEYS = ("keypoints", "K")
+
+
+class ProgressBar:
+    """A one-line progress bar on a stream, shown only once a run has lasted ``delay`` seconds."""
+
+    def __init__(self, stream: TextIO = sys.stderr, delay: float = 1.0, width: int = 30) -> None:
+        self.stream, self.delay, self.width = stream, delay, width
+        self.started = time.monotonic()
+        self.shown = False
+        self._last = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self.started < self.delay or (now - self._last < 0.1 and done < total):
+            return
+        self._last, self.shown = now, True
+        fraction = done / max(total, 1)
+        filled = int(self.width * fraction)
+        elapsed = now - self.started
+        eta = elapsed / fraction - elapsed if fraction > 0 else 0.0
+        self.stream.write(f"\rlifting [{'#' * filled}{'.' * (self.width - filled)}] {100 * fraction:5.1f}%  eta {eta:5.0f}s")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def read_input(path: Path) -> dict[str, np.ndarray]:
+    """Read the input archive; raises InputError naming the file or key on any problem."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if not hasattr(archive, "files"):
+                raise InputError(f"{path}: not an .npz archive")
+            data = {k: archive[k] for k in archive.files}
+    except InputError:
+        raise
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise InputError(f"{path}: cannot read as .npz ({exc})") from None
+    for key in REQUIRED_KEYS:
+        if key not in data:
+            raise InputError(f"{path}: missing key '{key}' (found: {', '.join(sorted(data)) or 'none'})")
+    return data
+
+
+def _lift_command(args: argparse.Namespace) -> int:
+    data = read_input(args.input)
+    config = LiftConfig(hypotheses=args.hypotheses, iterations=args.iterations, seed=args.seed)
+    prior = load_prior(args.prior, device=resolve_device(args.device))
+    bar = ProgressBar()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = lift(prior, data["keypoints"], data["K"], data.get("confidence"), config, progress=bar)
+        finally:
+            bar.close()
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    # Write next to the target and rename, so a failed run never leaves a half-written file.
+    tmp = args.output.with_name(args.output.name + ".partial.npz")
+    np.savez(
+        tmp,
+        poses3d=result.poses3d,
+        hypotheses=result.hypotheses,
+        reprojection_error_px=result.reprojection_error_px,
+    )
+    os.replace(tmp, args.output)
+    print(f"wrote {args.output}: {result.poses3d.shape[0]} frames, {config.hypotheses} hypotheses", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m zedo_core", description="Lift 2D keypoints to 3D poses with ZeDO.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    lift_parser = commands.add_parser("lift", help="lift keypoints from IN.npz, write OUT.npz", description=__doc__,
+                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    lift_parser.add_argument("input", type=Path, metavar="IN.npz")
+    lift_parser.add_argument("output", type=Path, metavar="OUT.npz")
+    lift_parser.add_argument("--hypotheses", type=int, default=LiftConfig.hypotheses, metavar="S")
+    lift_parser.add_argument("--iterations", type=int, default=LiftConfig.iterations, metavar="N")
+    lift_parser.add_argument("--seed", type=int, default=LiftConfig.seed, metavar="K")
+    lift_parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    lift_parser.add_argument("--prior", type=Path, default=None, help=argparse.SUPPRESS)
+    lift_parser.set_defaults(handler=_lift_command)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "hypotheses", 1) < 1 or getattr(args, "iterations", 0) < 0:
+        parser.error("--hypotheses must be >= 1 and --iterations >= 0")
+    try:
+        return args.handler(args)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (PriorLoadError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ncancelled", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""Camera geometry of the lifting loop: rays, projection, closed-form translation, rotations."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def unit_rays(keypoints: torch.Tensor, K_inv: torch.Tensor) -> torch.Tensor:
+    """Unit viewing rays ``(B, J, 3)`` through pixels ``(B, J, 2)`` given ``K^-1`` ``(B, 3, 3)``."""
+    homogeneous = torch.cat([keypoints, torch.ones_like(keypoints[..., :1])], dim=-1)
+    rays = homogeneous @ K_inv.transpose(-1, -2)
+    return rays / rays.norm(dim=-1, keepdim=True)
+
+
+def project(points: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
+    """Pinhole projection of camera-frame points ``(B, J, 3)`` with ``K`` ``(B, 3, 3)`` -> ``(B, J, 2)``."""
+    uvw = points @ K.transpose(-1, -2)
+    return uvw[..., :2] / uvw[..., 2:3]
+
+
+def solve_translation(pose: torch.Tensor, rays: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Translation ``T`` ``(B, 3)`` that puts every joint of ``pose + T`` closest to its ray.
+
+    Minimises ``sum_j w_j |(I - r_j r_j^T)(P_j + T)|^2`` in closed form (the normal equations are
+    3x3). Joints with weight 0 do not count. A solution behind the camera is flipped, as in the
+    reference implementation.
+    """
+    dtype = pose.dtype
+    pose, rays, weights = pose.double(), rays.double(), weights.double()
+    eye = torch.eye(3, dtype=torch.float64, device=pose.device)
+    perp = eye - rays[..., :, None] * rays[..., None, :]  # (B, J, 3, 3)
+    weighted = weights[..., None, None] * perp
+    A = weighted.sum(dim=-3)
+    b = -(weighted @ pose[..., None]).sum(dim=-3)[..., 0]
+    # A tiny ridge keeps degenerate frames (fewer than two distinct rays) finite.
+    A = A + 1e-9 * eye
+    T = torch.linalg.solve(A, b)
+    T = torch.where(T[..., 2:3] < 0, -T, T)
+    return T.to(dtype)
+
+
+def project_onto_rays(
+    pose: torch.Tensor, translation: torch.Tensor, rays: torch.Tensor, visible: torch.Tensor
+) -> torch.Tensor:
+    """Move each visible joint of ``pose + T`` to the nearest point of its ray; returns the new
+    (translation-free) pose. Invisible joints stay where they are."""
+    absolute = pose + translation[..., None, :]
+    on_ray = (absolute * rays).sum(-1, keepdim=True) * rays
+    return torch.where(visible[..., None], on_ray, absolute) - translation[..., None, :]
+
+
+def reprojection_error_px(
+    pose_abs: torch.Tensor, keypoints: torch.Tensor, K: torch.Tensor, weights: torch.Tensor
+) -> torch.Tensor:
+    """Weighted mean pixel distance ``(B,)`` between projected joints and keypoints."""
+    dist = (project(pose_abs, K) - keypoints).norm(dim=-1)
+    dist = torch.where(weights > 0, dist, torch.zeros_like(dist))
+    return (weights * dist).sum(-1) / weights.sum(-1).clamp_min(1e-12)
+
+
+def rotation_matrices(axis: str, angles_rad: torch.Tensor) -> torch.Tensor:
+    """Rotations ``(..., 3, 3)`` about a coordinate axis ('x', 'y' or 'z')."""
+    c, s = torch.cos(angles_rad), torch.sin(angles_rad)
+    o, z = torch.ones_like(c), torch.zeros_like(c)
+    rows = {
+        "x": (o, z, z, z, c, -s, z, s, c),
+        "y": (c, z, s, z, o, z, -s, z, c),
+        "z": (c, -s, z, s, c, z, z, z, o),
+    }[axis]
+    return torch.stack(rows, dim=-1).reshape(*angles_rad.shape, 3, 3)
+
+
+def rotation_grid(yaw_steps: int, pitch_deg: tuple[float, ...], roll_deg: tuple[float, ...]) -> torch.Tensor:
+    """Candidate orientations ``(C, 3, 3)`` for an upright template facing the camera: turns about
+    the body's vertical (camera y) through a full circle, then pitch (x) and roll (z)."""
+    yaw = torch.arange(yaw_steps, dtype=torch.float64) * (2 * math.pi / yaw_steps)
+    pitch = torch.deg2rad(torch.tensor(pitch_deg, dtype=torch.float64))
+    roll = torch.deg2rad(torch.tensor(roll_deg, dtype=torch.float64))
+    Ry = rotation_matrices("y", yaw)[:, None, None]
+    Rx = rotation_matrices("x", pitch)[None, :, None]
+    Rz = rotation_matrices("z", roll)[None, None, :]
+    return (Rz @ Rx @ Ry).reshape(-1, 3, 3)

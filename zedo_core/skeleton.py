@@ -1,0 +1,32 @@
+"""The 17-joint Human3.6M skeleton the prior is trained on."""
+
+from __future__ import annotations
+
+JOINT_NAMES: tuple[str, ...] = (
+    "pelvis",
+    "right_hip",
+    "right_knee",
+    "right_ankle",
+    "left_hip",
+    "left_knee",
+    "left_ankle",
+    "spine",
+    "thorax",
+    "neck",
+    "head",
+    "left_shoulder",
+    "left_elbow",
+    "left_wrist",
+    "right_shoulder",
+    "right_elbow",
+    "right_wrist",
+)
+NUM_JOINTS = len(JOINT_NAMES)
+
+# Parent of each joint (-1 for the root).
+PARENTS: tuple[int, ...] = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15)
+
+# Index of each joint's mirror image (left <-> right), used for flip augmentation.
+FLIP_PERMUTATION: tuple[int, ...] = (0, 4, 5, 6, 1, 2, 3, 7, 8, 9, 10, 14, 15, 16, 11, 12, 13)
+
+PELVIS, RIGHT_HIP, LEFT_HIP, THORAX = 0, 1, 4, 8
