@@ -41,6 +41,41 @@ def solve_translation(pose: torch.Tensor, rays: torch.Tensor, weights: torch.Ten
     return T.to(dtype)
 
 
+def refine_translation_px(
+    pose: torch.Tensor,
+    translation: torch.Tensor,
+    keypoints: torch.Tensor,
+    K: torch.Tensor,
+    weights: torch.Tensor,
+    iterations: int = 3,
+) -> torch.Tensor:
+    """Gauss-Newton refinement of ``T`` ``(..., 3)`` on the weighted squared *pixel* error of
+    ``pose + T`` ``(..., J, 3)``.
+
+    The closed-form ray distance is an object-space error: it grows with depth, so with a pose
+    that does not fit exactly it pulls the person towards the camera (about 30% too near for the
+    mean pose). The pixel error has no such bias. ``K`` and ``keypoints`` broadcast against ``pose``.
+    """
+    fx, fy = K[..., 0, 0, None], K[..., 1, 1, None]
+    cx, cy = K[..., 0, 2, None], K[..., 1, 2, None]
+    w = weights
+    for _ in range(iterations):
+        X = pose + translation[..., None, :]
+        z = X[..., 2].clamp_min(1e-3)
+        u = fx * X[..., 0] / z + cx - keypoints[..., 0]
+        v = fy * X[..., 1] / z + cy - keypoints[..., 1]
+        zero = torch.zeros_like(z)
+        Ju = torch.stack([fx / z + zero, zero, -fx * X[..., 0] / z**2], -1)
+        Jv = torch.stack([zero, fy / z + zero, -fy * X[..., 1] / z**2], -1)
+        JtJ = (w[..., None, None] * (Ju[..., :, None] * Ju[..., None, :] + Jv[..., :, None] * Jv[..., None, :])).sum(-3)
+        Jtr = (w[..., None] * (Ju * u[..., None] + Jv * v[..., None])).sum(-2)
+        eye = torch.eye(3, dtype=JtJ.dtype, device=JtJ.device)
+        step = torch.linalg.solve(JtJ + 1e-6 * JtJ.diagonal(dim1=-2, dim2=-1).mean(-1)[..., None, None] * eye, Jtr[..., None])[..., 0]
+        translation = translation - step
+        translation = torch.where(translation[..., 2:3] < 1e-2, translation.abs().clamp_min(1e-2), translation)
+    return translation
+
+
 def project_onto_rays(
     pose: torch.Tensor, translation: torch.Tensor, rays: torch.Tensor, visible: torch.Tensor
 ) -> torch.Tensor:

@@ -9,7 +9,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .geometry import project, project_onto_rays, reprojection_error_px, rotation_grid, solve_translation, unit_rays
+from .geometry import project_onto_rays, reprojection_error_px, rotation_grid, solve_translation, unit_rays
+from .initialization import adam_reference_start, grid_search_start
 from .inputs import LiftInputs, validate_inputs
 from .prior import PosePrior
 from .skeleton import NUM_JOINTS
@@ -29,6 +30,9 @@ class LiftConfig:
     hypotheses: int = 1
     iterations: int = 1000
     seed: int = 0
+    # With one hypothesis, also search the start pose among this many K-Means centres (must be a
+    # shipped codebook size; 1 = the mean pose only, as in the paper).
+    start_pool: int = 1
     # Loop schedule (method.md section 4): the translation stays at the initial estimate for the
     # first warmup_fraction of iterations; diffusion time falls linearly from t_max to t_min.
     warmup_fraction: float = 0.2
@@ -36,10 +40,12 @@ class LiftConfig:
     t_min: float = 0.01
     # Euler step of each denoising call; None means 1 / iterations (the reference's 1e-3 at 1000).
     step_size: float | None = None
-    # Initial pose search: full turns about the body axis in yaw_steps, times these pitches and rolls.
+    # Initial pose optimiser: "grid" (ours) or "adam" (the authors' reference; see initialization.py).
+    initial_search: str = "grid"
+    # Grid search: full turns about the body axis in yaw_steps, times these pitches and rolls.
     yaw_steps: int = 24
-    pitch_deg: tuple[float, ...] = (-20.0, 0.0, 20.0, 40.0)
-    roll_deg: tuple[float, ...] = (-90.0, -45.0, -20.0, 0.0, 20.0, 45.0, 90.0)
+    pitch_deg: tuple[float, ...] = (0.0,)
+    roll_deg: tuple[float, ...] = (0.0,)
     # After the loop, move joints onto their rays (exact 2D fit); off keeps the prior's last word.
     final_ray_projection: bool = False
     # Rows (frames x hypotheses) optimised together; bounds memory on long clips.
@@ -52,6 +58,8 @@ class LiftConfig:
             raise ValueError(f"iterations must be >= 0, got {self.iterations}")
         if self.chunk_size < 1:
             raise ValueError(f"chunk_size must be >= 1, got {self.chunk_size}")
+        if self.initial_search not in ("grid", "adam"):
+            raise ValueError(f"initial_search must be 'grid' or 'adam', got {self.initial_search!r}")
         if not 0.0 <= self.warmup_fraction <= 1.0:
             raise ValueError(f"warmup_fraction must lie in [0, 1], got {self.warmup_fraction}")
 
@@ -84,41 +92,6 @@ def initial_poses(prior: PosePrior, count: int, seed: int) -> torch.Tensor:
     return largest[torch.as_tensor(index, device=largest.device)]
 
 
-def _search_start(
-    templates: torch.Tensor,
-    keypoints: torch.Tensor,
-    K: torch.Tensor,
-    rays: torch.Tensor,
-    weights: torch.Tensor,
-    rotations: torch.Tensor,
-    rows_per_batch: int = 128,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Rotate each row's template by the candidate with the lowest reprojection error, with its
-    closed-form translation. Returns ``(P0 (R,17,3), T0 (R,3))``."""
-    out_pose, out_translation = [], []
-    eye = torch.eye(3, dtype=torch.float64, device=rays.device)
-    for start in range(0, templates.shape[0], rows_per_batch):
-        sl = slice(start, start + rows_per_batch)
-        r, w = rays[sl].double(), weights[sl].double()
-        perp = w[..., None, None] * (eye - r[..., :, None] * r[..., None, :])  # (R,J,3,3)
-        A_inv = torch.linalg.inv(perp.sum(1) + 1e-9 * eye)
-        M = (A_inv[:, None] @ perp).to(templates.dtype)  # T = -sum_j M_j P_j
-        candidates = torch.einsum("cab,rjb->rcja", rotations, templates[sl])  # (R,C,J,3)
-        T = -torch.einsum("rjab,rcjb->rca", M, candidates)
-        T = torch.where(T[..., 2:3] < 0, -T, T)
-        absolute = candidates + T[..., None, :]
-        uv = project(absolute.flatten(1, 2), K[sl]).unflatten(1, absolute.shape[1:3])
-        dist = (uv - keypoints[sl, None]).norm(dim=-1)
-        wf = weights[sl, None].to(dist.dtype)
-        err = (torch.where(wf > 0, dist, torch.zeros_like(dist)) * wf).sum(-1)
-        err = torch.where(T[..., 2] > 1e-3, err, torch.full_like(err, float("inf")))
-        best = err.argmin(dim=1)
-        rows = torch.arange(best.shape[0], device=best.device)
-        out_pose.append(candidates[rows, best])
-        out_translation.append(T[rows, best])
-    return torch.cat(out_pose), torch.cat(out_translation)
-
-
 def _optimise_chunk(
     prior: PosePrior,
     templates: torch.Tensor,
@@ -133,7 +106,11 @@ def _optimise_chunk(
     visible = confidence > 0
     weights = torch.where(visible, confidence.clamp(1e-4, 1.0) ** 2, torch.zeros_like(confidence))
     rays = unit_rays(keypoints, torch.linalg.inv(K))
-    pose, translation = _search_start(templates, keypoints, K, rays, weights, rotations)
+    if config.initial_search == "grid":
+        pose, translation = grid_search_start(templates, keypoints, K, rays, weights, rotations)
+    else:
+        single = templates if templates.dim() == 3 else templates[:, 0]
+        pose, translation = adam_reference_start(single, keypoints, K, rays, weights)
     n = config.iterations
     warmup = int(round(config.warmup_fraction * n))
     dt = config.step_size if config.step_size is not None else 1.0 / max(n, 1)
@@ -190,6 +167,10 @@ def lift(
             stacklevel=2,
         )
     templates_all = initial_poses(prior, S, config.seed).to(device=device, dtype=dtype)
+    if S == 1 and config.start_pool > 1:
+        if config.start_pool not in prior.initial_poses:
+            raise ValueError(f"start_pool must be one of the prior's codebook sizes {sorted(prior.initial_poses)}")
+        templates_all = prior.initial_poses[config.start_pool].to(device=device, dtype=dtype)[None]
     rotations = rotation_grid(config.yaw_steps, config.pitch_deg, config.roll_deg).to(device=device, dtype=dtype)
 
     rows = len(frames) * S

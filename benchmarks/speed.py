@@ -1,0 +1,107 @@
+"""Lifting speed: frames/s against frame count and hypotheses, and our defaults against the
+authors' setting (1000 iterations + 500 Adam steps of the initial rotation optimiser) on the same
+batch, measured in one run. Input: the bundled example clip, tiled to the needed length.
+
+    python benchmarks/speed.py [--device cpu] [--json reports/speed.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from zedo_core import LiftConfig, lift, load_prior
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "walking_example.npz"
+AUTHORS = LiftConfig(iterations=1000, initial_search="adam")
+
+
+def clip(frames: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    data = np.load(EXAMPLE)
+    reps = -(-frames // len(data["keypoints"]))
+    keypoints = np.tile(data["keypoints"], (reps, 1, 1))[:frames]
+    confidence = np.tile(data["confidence"], (reps, 1))[:frames]
+    return keypoints, data["K"], confidence
+
+
+def timed(prior, frames: int, config: LiftConfig, repeats: int) -> float:
+    keypoints, K, confidence = clip(frames)
+    best = float("inf")
+    for _ in range(repeats):
+        if prior.device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        lift(prior, keypoints, K, confidence, config)
+        if prior.device.type == "cuda":
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--frames", type=int, nargs="+", default=[1, 10, 100, 500])
+    parser.add_argument("--hypotheses", type=int, nargs="+", default=[1, 10, 50])
+    parser.add_argument("--hypotheses-frames", type=int, default=20)
+    parser.add_argument("--compare-frames", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=1, help="best of this many runs")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+
+    prior = load_prior(device=args.device)
+    ours = LiftConfig()
+    lift(prior, *clip(2), replace(ours, iterations=5))  # warm-up
+    report: dict = {
+        "device": str(prior.device),
+        "cpu": platform.processor() or platform.machine(),
+        "torch_threads": torch.get_num_threads(),
+        "defaults": {"iterations": ours.iterations, "initial_search": ours.initial_search},
+    }
+    print(f"device {prior.device}, {torch.get_num_threads()} threads; defaults: {ours.iterations} iterations, {ours.initial_search} start search")
+
+    print("\nframes  S=1 seconds  frames/s")
+    report["frames"] = []
+    for n in args.frames:
+        seconds = timed(prior, n, ours, args.repeats)
+        report["frames"].append({"frames": n, "seconds": seconds, "frames_per_second": n / seconds})
+        print(f"{n:>6}  {seconds:>11.2f}  {n / seconds:>8.1f}")
+
+    n = args.hypotheses_frames
+    print(f"\nhypotheses ({n} frames)  seconds  frames/s")
+    report["hypotheses"] = []
+    for S in args.hypotheses:
+        seconds = timed(prior, n, replace(ours, hypotheses=S), args.repeats)
+        report["hypotheses"].append({"hypotheses": S, "frames": n, "seconds": seconds, "frames_per_second": n / seconds})
+        print(f"{S:>24}  {seconds:>7.2f}  {n / seconds:>8.1f}")
+
+    n = args.compare_frames
+    ours_s = timed(prior, n, ours, args.repeats)
+    authors_s = timed(prior, n, AUTHORS, args.repeats)
+    report["comparison"] = {
+        "frames": n,
+        "ours_seconds": ours_s,
+        "authors_setting_seconds": authors_s,
+        "speedup": authors_s / ours_s,
+    }
+    print(
+        f"\nsame {n}-frame batch, S=1: ours {ours_s:.2f} s ({n / ours_s:.1f} frames/s), "
+        f"authors' setting (1000 iterations + 500 Adam steps) {authors_s:.2f} s ({n / authors_s:.1f} frames/s): "
+        f"ours is {authors_s / ours_s:.1f}x faster"
+    )
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2))
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
