@@ -19,6 +19,9 @@ ProgressCallback = Callable[[int, int], None]
 CancelCheck = Callable[[], bool]
 
 
+SELECTION_METHODS = ("prior", "reprojection", "medoid", "mean")
+
+
 class LiftCancelled(Exception):
     """Raised by :func:`lift` when ``should_cancel`` returned True between iterations."""
 
@@ -48,6 +51,13 @@ class LiftConfig:
     roll_deg: tuple[float, ...] = (0.0,)
     # After the loop, move joints onto their rays (exact 2D fit); off keeps the prior's last word.
     final_ray_projection: bool = False
+    # How several hypotheses become one answer without ground truth: "prior" (the pose the prior
+    # finds most plausible; every hypothesis fits the 2D after the loop, so this is what tells them
+    # apart), "reprojection" (lowest confidence-weighted reprojection error), "medoid" (the
+    # hypothesis closest to all others) or "mean" (the joint-wise mean of all hypotheses).
+    selection: str = "prior"
+    # Diffusion time at which the prior scores plausibility for selection="prior".
+    selection_t: float = 0.05
     # Rows (frames x hypotheses) optimised together; bounds memory on long clips.
     chunk_size: int = 4096
 
@@ -58,6 +68,8 @@ class LiftConfig:
             raise ValueError(f"iterations must be >= 0, got {self.iterations}")
         if self.chunk_size < 1:
             raise ValueError(f"chunk_size must be >= 1, got {self.chunk_size}")
+        if self.selection not in SELECTION_METHODS:
+            raise ValueError(f"selection must be one of {SELECTION_METHODS}, got {self.selection!r}")
         if self.initial_search not in ("grid", "adam"):
             raise ValueError(f"initial_search must be 'grid' or 'adam', got {self.initial_search!r}")
         if not 0.0 <= self.warmup_fraction <= 1.0:
@@ -68,15 +80,18 @@ class LiftConfig:
 class LiftResult:
     """Output of :func:`lift`; metres, camera frame (x right, y down, z forward).
 
-    ``poses3d`` ``(N,17,3)`` is the oracle-free answer (translation included): per frame, the
-    hypothesis with the lowest confidence-weighted reprojection error, index in ``selected``.
-    ``hypotheses`` ``(N,S,17,3)`` holds every hypothesis and ``reprojection_error_px`` ``(N,S)``
-    their errors. Frames with fewer than 4 visible joints are NaN and ``valid`` is False there.
+    ``poses3d`` ``(N,17,3)`` is the oracle-free answer (translation included), chosen per frame by
+    ``LiftConfig.selection`` (by default the hypothesis the prior finds most plausible); the
+    chosen index is in ``selected``. ``hypotheses`` ``(N,S,17,3)`` holds every hypothesis,
+    ``reprojection_error_px`` ``(N,S)`` their confidence-weighted reprojection errors and
+    ``implausibility`` ``(N,S)`` the prior's score (lower is more plausible). Frames with fewer
+    than 4 visible joints are NaN and ``valid`` is False there.
     """
 
     poses3d: np.ndarray
     hypotheses: np.ndarray
     reprojection_error_px: np.ndarray
+    implausibility: np.ndarray
     selected: np.ndarray
     valid: np.ndarray
 
@@ -101,8 +116,10 @@ def _optimise_chunk(
     config: LiftConfig,
     rotations: torch.Tensor,
     on_iteration: Callable[[], None],
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Run the initial search and the loop on one chunk of rows; returns absolute poses and errors."""
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Run the initial search and the loop on one chunk of rows.
+
+    Returns absolute poses, reprojection errors (px) and the prior's implausibility scores."""
     visible = confidence > 0
     weights = torch.where(visible, confidence.clamp(1e-4, 1.0) ** 2, torch.zeros_like(confidence))
     rays = unit_rays(keypoints, torch.linalg.inv(K))
@@ -129,7 +146,35 @@ def _optimise_chunk(
     if config.final_ray_projection:
         pose = project_onto_rays(pose, translation, rays, visible)
     absolute = pose + translation[:, None, :]
-    return absolute, reprojection_error_px(absolute, keypoints, K, weights)
+    implausibility = prior.implausibility(absolute, config.selection_t)
+    return absolute, reprojection_error_px(absolute, keypoints, K, weights), implausibility
+
+
+def combine_hypotheses(
+    hypotheses: np.ndarray, errors: np.ndarray, implausibility: np.ndarray, method: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """One pose per frame from ``(N,S,17,3)`` hypotheses without ground truth.
+
+    ``errors`` and ``implausibility`` are ``(N,S)``. Returns the index of the chosen hypothesis
+    ``(N,)`` (for "mean": the one nearest the mean) and the poses ``(N,17,3)``. Frames whose
+    hypotheses are NaN stay NaN.
+    """
+    n, S = hypotheses.shape[:2]
+    valid = np.isfinite(errors).all(axis=1)
+    selected = np.zeros(n, dtype=np.int64)
+    if method in ("reprojection", "prior"):
+        score = errors if method == "reprojection" else implausibility
+        selected[valid] = np.argmin(score[valid], axis=1)
+        return selected, np.take_along_axis(hypotheses, selected[:, None, None, None], axis=1)[:, 0]
+    relative = hypotheses - hypotheses[:, :, :1]
+    if method == "medoid":
+        distance = np.linalg.norm(relative[:, :, None] - relative[:, None, :], axis=-1).mean(-1)  # (N,S,S)
+        selected[valid] = np.argmin(distance[valid].sum(-1), axis=1)
+        return selected, np.take_along_axis(hypotheses, selected[:, None, None, None], axis=1)[:, 0]
+    mean = relative.mean(axis=1) + hypotheses[:, :, :1].mean(axis=1)
+    distance = np.linalg.norm(relative - (mean - mean[:, :1])[:, None], axis=-1).mean(-1)
+    selected[valid] = np.argmin(distance[valid], axis=1)
+    return selected, mean
 
 
 def lift(
@@ -189,13 +234,14 @@ def lift(
         raise LiftCancelled("lifting was cancelled")
     poses = torch.full((rows, NUM_JOINTS, 3), float("nan"), dtype=dtype)
     errors = torch.full((rows,), float("nan"), dtype=dtype)
+    energies = torch.full((rows,), float("nan"), dtype=dtype)
     kp_all = torch.as_tensor(inputs.keypoints[frames], dtype=dtype)
     K_all = torch.as_tensor(inputs.K[frames], dtype=dtype)
     conf_all = torch.as_tensor(inputs.confidence[frames], dtype=dtype)
     for start, stop in chunks:
         row = torch.arange(start, stop)
         f, s = row // S, row % S
-        absolute, err = _optimise_chunk(
+        absolute, err, energy = _optimise_chunk(
             prior,
             templates_all[s.to(device)],
             kp_all[f].to(device),
@@ -205,20 +251,20 @@ def lift(
             rotations,
             on_iteration,
         )
-        poses[start:stop], errors[start:stop] = absolute.cpu(), err.cpu()
+        poses[start:stop], errors[start:stop], energies[start:stop] = absolute.cpu(), err.cpu(), energy.cpu()
 
     hypotheses = np.full((n_frames, S, NUM_JOINTS, 3), np.nan, dtype=np.float32)
     reproj = np.full((n_frames, S), np.nan, dtype=np.float32)
     hypotheses[frames] = poses.reshape(len(frames), S, NUM_JOINTS, 3).numpy()
     reproj[frames] = errors.reshape(len(frames), S).numpy()
-    selected = np.zeros(n_frames, dtype=np.int64)
-    if len(frames):
-        selected[frames] = np.nanargmin(reproj[frames], axis=1)
-    poses3d = np.take_along_axis(hypotheses, selected[:, None, None, None], axis=1)[:, 0]
+    implausibility = np.full((n_frames, S), np.nan, dtype=np.float32)
+    implausibility[frames] = energies.reshape(len(frames), S).numpy()
+    selected, poses3d = combine_hypotheses(hypotheses, reproj, implausibility, config.selection)
     return LiftResult(
         poses3d=poses3d,
         hypotheses=hypotheses,
         reprojection_error_px=reproj,
+        implausibility=implausibility,
         selected=selected,
         valid=inputs.valid.copy(),
     )

@@ -67,6 +67,15 @@ class PosePrior:
         times = torch.full((poses.shape[0],), float(t), device=poses.device, dtype=poses.dtype)
         return self.sde.reverse_euler_step(poses, times, self.predict_noise(poses, times), dt)
 
+    @torch.no_grad()
+    def implausibility(self, poses: torch.Tensor, t: float = 0.05) -> torch.Tensor:
+        """How unlikely each pose ``(B, 17, 3)`` is under the prior: the squared norm of the
+        network's noise estimate at time ``t`` (a scaled score norm; 0 on the data manifold).
+        Used to choose among hypotheses that all fit the 2D keypoints."""
+        relative = poses - poses[:, :1]
+        times = torch.full((poses.shape[0],), float(t), device=poses.device, dtype=poses.dtype)
+        return self.predict_noise(relative, times).square().sum(dim=(1, 2))
+
     def state(self) -> dict:
         """A ``torch.save``-able dict that :func:`load_prior` reads back (weights_only-safe)."""
         return {
