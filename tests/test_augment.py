@@ -1,0 +1,66 @@
+"""Training-pose augmentation: random views, mirroring, canonical orientation."""
+
+from __future__ import annotations
+
+import torch
+
+from training.augment import augmented_batch, canonical_poses, random_flip, random_view_rotations
+from zedo_core.skeleton import FLIP_PERMUTATION, LEFT_HIP, PARENTS, RIGHT_HIP
+
+from conftest import T_POSE
+
+# The T-pose stood up in Human3.6M world axes (z up): camera (x, y, z) -> world (x, z, -y).
+WORLD_T_POSE = torch.tensor(T_POSE, dtype=torch.float64)[:, [0, 2, 1]] * torch.tensor([1.0, 1.0, -1.0], dtype=torch.float64)
+
+
+def _bone_lengths(poses: torch.Tensor) -> torch.Tensor:
+    return (poses[..., 1:, :] - poses[..., list(PARENTS[1:]), :]).norm(dim=-1)
+
+
+def test_random_view_rotations_are_proper_and_seeded():
+    R = random_view_rotations(64, torch.Generator().manual_seed(0))
+    eye = torch.eye(3, dtype=torch.float64)
+    torch.testing.assert_close(R @ R.transpose(-1, -2), eye.expand(64, 3, 3))
+    torch.testing.assert_close(torch.linalg.det(R), torch.ones(64, dtype=torch.float64))
+    torch.testing.assert_close(R, random_view_rotations(64, torch.Generator().manual_seed(0)))
+    # Pitch in [-15, 45] deg and roll in [-10, 10]: world up (+z) maps to camera up (-y), tilted at most ~46 deg.
+    up = R @ torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64)
+    assert (up[:, 1] < -0.69).all()
+
+
+def test_random_flip_mirrors_about_half():
+    # An asymmetric pose (the T-pose is its own mirror image).
+    poses = (WORLD_T_POSE + 0.05 * torch.randn(17, 3, generator=torch.Generator().manual_seed(3), dtype=torch.float64)).expand(200, 17, 3)
+    flipped = random_flip(poses, torch.Generator().manual_seed(0))
+    changed = (flipped != poses).flatten(1).any(1)
+    assert 50 < changed.sum() < 150
+    mirrored = poses[0, list(FLIP_PERMUTATION)] * torch.tensor([-1.0, 1.0, 1.0], dtype=torch.float64)
+    torch.testing.assert_close(flipped[changed.nonzero()[0, 0]], mirrored)
+
+
+def test_augmented_batch_keeps_pelvis_and_bone_lengths():
+    rng = torch.Generator().manual_seed(1)
+    world = WORLD_T_POSE[None] + 0.02 * torch.randn(8, 17, 3, generator=rng, dtype=torch.float64)
+    world = world - world[:, :1]
+    batch = augmented_batch(world, 32, torch.Generator().manual_seed(2))
+    assert batch.shape == (32, 51)
+    poses = batch.reshape(32, 17, 3)
+    assert poses[:, 0].abs().max() < 1e-12
+    # Rotations and mirroring keep the multiset of bone lengths of the source pose.
+    lengths = _bone_lengths(poses).sort(dim=-1).values
+    sources = _bone_lengths(world).sort(dim=-1).values
+    distance = (lengths[:, None] - sources[None]).abs().amax(-1).amin(-1)
+    assert distance.max() < 1e-9
+
+
+def test_canonical_poses_face_the_camera_upright():
+    angles = torch.linspace(0, 6, 7, dtype=torch.float64)
+    c, s = torch.cos(angles), torch.sin(angles)
+    o, z = torch.ones_like(c), torch.zeros_like(c)
+    turn = torch.stack([c, -s, z, s, c, z, z, z, o], -1).reshape(7, 3, 3)  # about world z
+    world = torch.einsum("bij,kj->bki", turn, WORLD_T_POSE) + torch.tensor([1.0, 2.0, 0.9], dtype=torch.float64)
+    canonical = canonical_poses(world)
+    expected = torch.tensor(T_POSE, dtype=torch.float64)
+    torch.testing.assert_close(canonical, expected.expand(7, 17, 3))
+    hips = canonical[:, LEFT_HIP] - canonical[:, RIGHT_HIP]
+    assert (hips[:, 0] > 0).all()
