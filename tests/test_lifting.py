@@ -105,7 +105,7 @@ def test_frames_with_too_few_joints_are_nan_with_a_warning(tiny_prior, camera_da
     conf[1, 3:] = 0.0
     kp = kp.copy()
     kp[3, 2:] = np.nan
-    with pytest.warns(UserWarning, match=r"2 frame\(s\) have fewer than 4 joints.*: 1, 3$"):
+    with pytest.warns(UserWarning, match=r"2 frame\(s\) have fewer than 4 distinct joints.*: 1, 3$"):
         result = lift(tiny_prior, kp, K, conf, config=FAST)
     np.testing.assert_array_equal(result.valid, [True, False, True, False])
     for f in (1, 3):
@@ -350,3 +350,13 @@ def test_loop_calls_the_prior_on_the_documented_schedule(tiny_prior, camera_data
     np.testing.assert_allclose(ts, np.linspace(0.2, 0.02, 6))
     np.testing.assert_allclose(dts, 1 / 6)
     assert max(pelvis) == 0.0
+
+
+def test_frame_with_all_joints_on_one_pixel_is_invalid(tiny_prior):
+    """A frame whose visible keypoints coincide has no shape to lift: NaN and a warning."""
+    from zedo_core import validate_inputs
+
+    kp = np.tile(np.array([[500.0, 400.0]]), (2, 17, 1))
+    kp[1] += np.random.default_rng(0).normal(0, 50, size=(17, 2))
+    inputs = validate_inputs(kp, np.array([[1000.0, 0, 500], [0, 1000, 500], [0, 0, 1]]))
+    assert inputs.valid.tolist() == [False, True]

@@ -58,14 +58,17 @@ def read_input(path: Path) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            if not hasattr(archive, "files"):
-                raise InputError(f"{path}: not an .npz archive")
-            data = {k: archive[k] for k in archive.files}
-    except InputError:
-        raise
+        loaded = np.load(path, allow_pickle=False)
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise InputError(f"{path}: cannot read as .npz ({exc})") from None
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        raise InputError(f"{path}: not an .npz archive (a single array; save inputs with numpy.savez)")
+    try:
+        data = {k: loaded[k] for k in loaded.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise InputError(f"{path}: cannot read as .npz ({exc})") from None
+    finally:
+        loaded.close()
     for key in REQUIRED_KEYS:
         if key not in data:
             raise InputError(f"{path}: missing key '{key}' (found: {', '.join(sorted(data)) or 'none'})")

@@ -72,7 +72,8 @@ def refine_translation_px(
         eye = torch.eye(3, dtype=JtJ.dtype, device=JtJ.device)
         step = torch.linalg.solve(JtJ + 1e-6 * JtJ.diagonal(dim1=-2, dim2=-1).mean(-1)[..., None, None] * eye, Jtr[..., None])[..., 0]
         translation = translation - step
-        translation = torch.where(translation[..., 2:3] < 1e-2, translation.abs().clamp_min(1e-2), translation)
+        # Keep the person in front of the camera (a step can overshoot through the image plane).
+        translation = torch.cat([translation[..., :2], translation[..., 2:].abs().clamp_min(1e-2)], dim=-1)
     return translation
 
 

@@ -18,7 +18,8 @@ class InputError(ValueError):
 @dataclass(frozen=True)
 class LiftInputs:
     """Validated inputs: ``keypoints`` ``(N,17,2)`` with missing joints zero-filled, ``K`` ``(N,3,3)``,
-    ``confidence`` ``(N,17)`` (0 = missing) and ``valid`` ``(N,)``: frames with enough joints."""
+    ``confidence`` ``(N,17)`` (0 = missing) and ``valid`` ``(N,)``: frames with at least 4 visible
+    joints that do not all lie on one pixel."""
 
     keypoints: np.ndarray
     K: np.ndarray
@@ -78,5 +79,10 @@ def validate_inputs(keypoints: object, K: object, confidence: object | None = No
     missing = np.isnan(kp).any(axis=-1)
     conf = np.where(missing, 0.0, conf)
     kp = np.where(missing[..., None], 0.0, kp)
-    valid = (conf > 0).sum(axis=1) >= MIN_VISIBLE_JOINTS
+    visible = conf > 0
+    # Joints piled on one pixel have no shape to lift (and no depth): treat as too few joints.
+    high = np.where(visible[..., None], kp, -np.inf).max(axis=1)
+    low = np.where(visible[..., None], kp, np.inf).min(axis=1)
+    extent = np.where(visible.any(axis=1), (high - low).max(axis=1), 0.0)
+    valid = (visible.sum(axis=1) >= MIN_VISIBLE_JOINTS) & (extent >= 1.0)
     return LiftInputs(keypoints=kp, K=np.ascontiguousarray(Km), confidence=conf, valid=valid)

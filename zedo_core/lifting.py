@@ -208,7 +208,7 @@ def lift(
         bad = np.flatnonzero(~inputs.valid)
         shown = ", ".join(str(f) for f in bad[:10]) + (", ..." if len(bad) > 10 else "")
         warnings.warn(
-            f"{len(bad)} frame(s) have fewer than 4 joints with confidence > 0 and come back as NaN: {shown}",
+            f"{len(bad)} frame(s) have fewer than 4 distinct joints with confidence > 0 and come back as NaN: {shown}",
             stacklevel=2,
         )
     templates_all = initial_poses(prior, S, config.seed).to(device=device, dtype=dtype)
