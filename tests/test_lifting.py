@@ -230,7 +230,7 @@ def test_lift_config_rejects_bad_values(kwargs, match):
 def test_initial_search_recovers_a_grid_rotation_of_the_template(tiny_prior):
     """Exact 2D of the template turned by one of the grid's rotations: with no iterations the
     search alone must find that rotation and the translation (reprojection error ~0)."""
-    cfg = LiftConfig(iterations=0, yaw_steps=24, pitch_deg=(-20.0, 0.0, 20.0, 40.0), roll_deg=(-45.0, 0.0, 20.0, 45.0, 90.0))
+    cfg = LiftConfig(iterations=0, start_pool=1, yaw_steps=24, pitch_deg=(-20.0, 0.0, 20.0, 40.0), roll_deg=(-45.0, 0.0, 20.0, 45.0, 90.0))
     grid = rotation_grid(cfg.yaw_steps, cfg.pitch_deg, cfg.roll_deg).numpy()
     n_pitch, n_roll = len(cfg.pitch_deg), len(cfg.roll_deg)
     # (yaw, pitch, roll) indices: 75 deg, 20, 20; 255 deg, 40, 90; the identity.
@@ -268,7 +268,7 @@ def test_start_pool_searches_every_codebook_pose(tiny_prior, camera_data):
 def test_adam_reference_start(tiny_prior, camera_data):
     """The authors' start: pelvis on its ray (exact 2D), rotation about the optical axis only."""
     _, K, kp = camera_data(2)
-    result = lift(tiny_prior, kp, K, config=LiftConfig(iterations=0, initial_search="adam"))
+    result = lift(tiny_prior, kp, K, config=LiftConfig(iterations=0, initial_search="adam", start_pool=1))
     assert np.isfinite(result.poses3d).all()
     np.testing.assert_allclose(project_np(result.poses3d[:, 0].astype(np.float64), K), kp[:, 0], atol=1e-2)
     assert ((result.poses3d[:, 0, 2] >= 1.5) & (result.poses3d[:, 0, 2] <= 6.0)).all()
@@ -326,7 +326,7 @@ def test_loop_schedule_with_a_zero_noise_network(tiny_prior):
     kp = project_np(start[None], K)
     # (With a warm-up longer than one iteration the fixed translation would bend the scaling.)
     for n, step_size, warmup in [(5, None, 0.2), (8, 0.05, 0.0)]:
-        result = lift(tiny_prior, kp, K, config=LiftConfig(iterations=n, step_size=step_size, warmup_fraction=warmup))
+        result = lift(tiny_prior, kp, K, config=LiftConfig(iterations=n, step_size=step_size, warmup_fraction=warmup, start_pool=1, pitch_deg=(0.0,)))
         dt = step_size if step_size is not None else 1.0 / n
         factor = np.prod([1 + dt * 0.5 * tiny_prior.sde.beta(torch.tensor(t)).item() for t in np.linspace(0.1, 0.01, n)])
         np.testing.assert_allclose(result.poses3d[0], factor * start, atol=1e-4)

@@ -11,6 +11,7 @@ S > 1, and frames/s. Writes a JSON report.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import re
 import sys
@@ -132,6 +133,16 @@ def print_table(title: str, report: dict, show_oracle: bool) -> None:
         print(f"{stat.upper():<14}{row}")
 
 
+def apply_overrides(config: LiftConfig, items: list[str]) -> LiftConfig:
+    """``["start_pool=50", "pitch_deg=(0.0, 15.0)"]`` -> a config with those fields replaced."""
+    for item in items:
+        field, _, value = item.partition("=")
+        if field not in LiftConfig.__dataclass_fields__:
+            raise SystemExit(f"error: --set {item}: LiftConfig has no field {field!r}")
+        config = replace(config, **{field: ast.literal_eval(value)})
+    return config
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=None, help="Human3.6M folder (default ../shared/data/h36m)")
@@ -140,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hypotheses", nargs="+", type=int, default=[1, 10, 50])
     parser.add_argument("--iterations", type=int, default=LiftConfig.iterations)
     parser.add_argument("--stride", type=int, default=640, help="evaluate every STRIDE-th frame")
+    parser.add_argument("--subjects", nargs="+", default=list(TEST_SUBJECTS), help="subjects to evaluate (default S9 S11)")
     parser.add_argument("--mapping", choices=sorted(MPII_TO_H36M), default="usual", help="detector joint mapping")
     parser.add_argument("--limit", type=int, default=0, help="evaluate only the first LIMIT samples (smoke runs)")
     parser.add_argument("--device", default="auto")
@@ -150,12 +162,15 @@ def main(argv: list[str] | None = None) -> int:
 
     prior = load_prior(args.prior, device=args.device)
     config = LiftConfig(iterations=args.iterations, seed=args.seed)
-    for item in args.set:
-        field, value = item.split("=", 1)
-        config = replace(config, **{field: type(getattr(config, field))(eval(value)) if not isinstance(getattr(config, field), (bool, type(None))) else eval(value)})
-    full = {"config": {**config.__dict__, "stride": args.stride, "mapping": args.mapping, "device": str(prior.device)}, "results": {}}
+    config = apply_overrides(config, args.set)
+    full = {
+        "command": "python -m training.evaluate " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "config": {**config.__dict__, "stride": args.stride, "mapping": args.mapping, "subjects": args.subjects, "device": str(prior.device)},
+        "prior": prior.metadata,
+        "results": {},
+    }
     for source in args.inputs:
-        samples = build_samples(args.data, source, args.stride, args.mapping)
+        samples = build_samples(args.data, source, args.stride, args.mapping, tuple(args.subjects))
         if args.limit:
             samples = Samples(*(getattr(samples, f)[: args.limit] for f in Samples.__dataclass_fields__))
         for S in args.hypotheses:

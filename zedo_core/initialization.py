@@ -18,6 +18,15 @@ from .geometry import project, refine_translation_px, rotation_matrices
 from .skeleton import LEFT_HIP, PELVIS, RIGHT_HIP
 
 
+def _reprojection_cost(absolute: torch.Tensor, keypoints: torch.Tensor, K: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Weighted pixel error summed over joints for candidates ``(R, C, J, 3)`` -> ``(R, C)``."""
+    uv = project(absolute.flatten(1, 2), K).unflatten(1, absolute.shape[1:3])
+    dist = (uv - keypoints[:, None]).norm(dim=-1)
+    w = weights[:, None].to(dist.dtype)
+    cost = (torch.where(w > 0, dist, torch.zeros_like(dist)) * w).sum(-1)
+    return torch.where(absolute[..., 0, 2] > 1e-3, cost, torch.full_like(cost, float("inf")))
+
+
 def grid_search_start(
     templates: torch.Tensor,
     keypoints: torch.Tensor,
@@ -25,18 +34,23 @@ def grid_search_start(
     rays: torch.Tensor,
     weights: torch.Tensor,
     rotations: torch.Tensor,
-    rows_per_batch: int = 128,
+    refine_top: int = 8,
     pixel_refinement: int = 3,
+    max_candidates: int = 1 << 16,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Best of ``rotations`` ``(C,3,3)`` applied to each row's templates ``(R,17,3)`` or ``(R,M,17,3)``
     (M alternative start poses per row: the search also picks the best-fitting template).
 
-    Returns the rotated poses ``(R,17,3)`` and their translations ``(R,3)``.
+    Every candidate gets the closed-form translation; the ``refine_top`` best of each row then get
+    ``pixel_refinement`` Gauss-Newton steps on the pixel error (which removes the closed form's
+    pull towards the camera) and are ranked again. Returns poses ``(R,17,3)`` and translations ``(R,3)``.
     """
-    out_pose, out_translation = [], []
-    eye = torch.eye(3, dtype=torch.float64, device=rays.device)
     if templates.dim() == 3:
         templates = templates[:, None]
+    per_row = templates.shape[1] * rotations.shape[0]
+    rows_per_batch = max(1, max_candidates // per_row)
+    eye = torch.eye(3, dtype=torch.float64, device=rays.device)
+    out_pose, out_translation = [], []
     for start in range(0, templates.shape[0], rows_per_batch):
         sl = slice(start, start + rows_per_batch)
         r, w = rays[sl].double(), weights[sl].double()
@@ -47,15 +61,14 @@ def grid_search_start(
         candidates = torch.einsum("cab,rmjb->rmcja", rotations, templates[sl]).flatten(1, 2)  # (R,M*C,J,3)
         T = -torch.einsum("rjab,rcjb->rca", M, candidates)
         T = torch.where(T[..., 2:3] < 0, -T, T)
+        cost = _reprojection_cost(candidates + T[..., None, :], keypoints[sl], K[sl], weights[sl])
+        top = cost.topk(min(refine_top, cost.shape[1]), dim=1, largest=False).indices  # (R,k)
+        candidates = torch.gather(candidates, 1, top[..., None, None].expand(-1, -1, *candidates.shape[2:]))
+        T = torch.gather(T, 1, top[..., None].expand(-1, -1, 3))
         if pixel_refinement:
             T = refine_translation_px(candidates, T, keypoints[sl, None], K[sl, None], weights[sl, None], pixel_refinement)
-        absolute = candidates + T[..., None, :]
-        uv = project(absolute.flatten(1, 2), K[sl]).unflatten(1, absolute.shape[1:3])
-        dist = (uv - keypoints[sl, None]).norm(dim=-1)
-        wf = weights[sl, None].to(dist.dtype)
-        err = (torch.where(wf > 0, dist, torch.zeros_like(dist)) * wf).sum(-1)
-        err = torch.where(T[..., 2] > 1e-3, err, torch.full_like(err, float("inf")))
-        best = err.argmin(dim=1)
+        cost = _reprojection_cost(candidates + T[..., None, :], keypoints[sl], K[sl], weights[sl])
+        best = cost.argmin(dim=1)
         rows = torch.arange(best.shape[0], device=best.device)
         out_pose.append(candidates[rows, best])
         out_translation.append(T[rows, best])

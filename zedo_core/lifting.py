@@ -31,11 +31,11 @@ class LiftConfig:
     """Settings of :func:`lift`. Defaults are the ones the README's accuracy figures use."""
 
     hypotheses: int = 1
-    iterations: int = 1000
+    iterations: int = 200
     seed: int = 0
     # With one hypothesis, also search the start pose among this many K-Means centres (must be a
     # shipped codebook size; 1 = the mean pose only, as in the paper).
-    start_pool: int = 1
+    start_pool: int = 50
     # Loop schedule (method.md section 4): the translation stays at the initial estimate for the
     # first warmup_fraction of iterations; diffusion time falls linearly from t_max to t_min.
     warmup_fraction: float = 0.2
@@ -47,7 +47,7 @@ class LiftConfig:
     initial_search: str = "grid"
     # Grid search: full turns about the body axis in yaw_steps, times these pitches and rolls.
     yaw_steps: int = 24
-    pitch_deg: tuple[float, ...] = (0.0,)
+    pitch_deg: tuple[float, ...] = (-15.0, 0.0, 15.0)
     roll_deg: tuple[float, ...] = (0.0,)
     # After the loop, move joints onto their rays (exact 2D fit); off keeps the prior's last word.
     final_ray_projection: bool = False
