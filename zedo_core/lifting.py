@@ -32,6 +32,8 @@ class LiftConfig:
 
     hypotheses: int = 1
     iterations: int = 200
+    # The loop itself is deterministic; the seed draws the start poses when no shipped K-Means
+    # codebook has exactly ``hypotheses`` centres (1, 10 and 50 are shipped).
     seed: int = 0
     # With one hypothesis, also search the start pose among this many K-Means centres (must be a
     # shipped codebook size; 1 = the mean pose only, as in the paper).
