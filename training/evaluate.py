@@ -28,8 +28,9 @@ from zedo_core.metrics import mpjpe, pa_mpjpe
 from zedo_core.prior import load_prior
 
 # Stacked-Hourglass (MPII 16) joint feeding each of the 17 joints; None = missing.
-# "usual": the mapping of the lifting literature. "thorax": MPII thorax on the H36M thorax, which
-# the data README measures about 10 px apart (the usual mapping puts it on the spine, 40 px off).
+# "usual": the mapping of the lifting literature (MPII thorax -> spine, upper neck -> thorax).
+# "thorax" (default): MPII thorax on the H36M thorax, which the data README measures about 10 px
+# apart (the usual mapping puts it on the spine, 40 px off); spine and neck/nose left missing.
 MPII_TO_H36M = {
     "usual": (6, 2, 1, 0, 3, 4, 5, 7, 8, None, 9, 13, 14, 15, 12, 11, 10),
     "thorax": (6, 2, 1, 0, 3, 4, 5, None, 7, None, 9, 13, 14, 15, 12, 11, 10),
@@ -53,7 +54,7 @@ def action_name(sequence: str) -> str:
     return {"WalkingDog": "WalkDog", "TakingPhoto": "Photo"}.get(name, name)
 
 
-def build_samples(data_dir: str | None, source: str, stride: int, mapping: str = "usual", subjects=TEST_SUBJECTS) -> Samples:
+def build_samples(data_dir: str | None, source: str, stride: int, mapping: str = "thorax", subjects=TEST_SUBJECTS) -> Samples:
     poses = load_poses(data_dir, subjects)
     cameras = load_cameras(data_dir)
     detections = load_detections(data_dir) if source == "detections" else {}
@@ -152,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iterations", type=int, default=LiftConfig.iterations)
     parser.add_argument("--stride", type=int, default=640, help="evaluate every STRIDE-th frame")
     parser.add_argument("--subjects", nargs="+", default=list(TEST_SUBJECTS), help="subjects to evaluate (default S9 S11)")
-    parser.add_argument("--mapping", choices=sorted(MPII_TO_H36M), default="usual", help="detector joint mapping")
+    parser.add_argument("--mapping", choices=sorted(MPII_TO_H36M), default="thorax", help="detector joint mapping")
     parser.add_argument("--limit", type=int, default=0, help="evaluate only the first LIMIT samples (smoke runs)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
