@@ -6,20 +6,11 @@ import math
 
 import torch
 
+from zedo_core.geometry import rotation_matrices
 from zedo_core.skeleton import FLIP_PERMUTATION, LEFT_HIP, PELVIS, RIGHT_HIP
 
 # World (Human3.6M: z up) -> a level camera looking along world +y (camera: x right, y down, z forward).
 _LEVEL_CAMERA = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]], dtype=torch.float64)
-
-
-def _rot_x(a: torch.Tensor) -> torch.Tensor:
-    c, s, o, z = torch.cos(a), torch.sin(a), torch.ones_like(a), torch.zeros_like(a)
-    return torch.stack([o, z, z, z, c, -s, z, s, c], -1).reshape(*a.shape, 3, 3)
-
-
-def _rot_z(a: torch.Tensor) -> torch.Tensor:
-    c, s, o, z = torch.cos(a), torch.sin(a), torch.ones_like(a), torch.zeros_like(a)
-    return torch.stack([c, -s, z, s, c, z, z, z, o], -1).reshape(*a.shape, 3, 3)
 
 
 def random_view_rotations(
@@ -34,7 +25,7 @@ def random_view_rotations(
     pitch = torch.deg2rad(pitch_deg[0] + torch.rand(n, generator=generator, dtype=torch.float64) * (pitch_deg[1] - pitch_deg[0]))
     roll = torch.deg2rad(roll_deg[0] + torch.rand(n, generator=generator, dtype=torch.float64) * (roll_deg[1] - roll_deg[0]))
     # Heading about world z, then the level camera, then pitch (about camera x; positive looks down), then roll.
-    return _rot_z(roll) @ _rot_x(pitch) @ _LEVEL_CAMERA @ _rot_z(yaw)
+    return rotation_matrices("z", roll) @ rotation_matrices("x", pitch) @ _LEVEL_CAMERA @ rotation_matrices("z", yaw)
 
 
 def random_flip(poses: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -60,6 +51,6 @@ def canonical_poses(world_rel_m: torch.Tensor) -> torch.Tensor:
     """
     hips = world_rel_m[:, LEFT_HIP] - world_rel_m[:, RIGHT_HIP]
     heading = torch.atan2(hips[:, 1], hips[:, 0])
-    rot = _LEVEL_CAMERA.to(world_rel_m.dtype) @ _rot_z(-heading)
+    rot = _LEVEL_CAMERA.to(world_rel_m.dtype) @ rotation_matrices("z", -heading)
     posed = torch.einsum("bij,bkj->bki", rot, world_rel_m)
     return posed - posed[:, PELVIS : PELVIS + 1]

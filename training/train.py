@@ -38,9 +38,11 @@ class TrainConfig:
     checkpoint_every: int = 1_000
 
 
-def training_poses(data_dir: str | None) -> torch.Tensor:
-    """All frames of the training subjects, pelvis-relative world poses in metres ``(M, 17, 3)``."""
-    poses = torch.cat([torch.from_numpy(p) for p in load_poses(data_dir, TRAIN_SUBJECTS).values()])
+def training_poses(data_dir: str | None, subjects: tuple[str, ...] = TRAIN_SUBJECTS) -> torch.Tensor:
+    """All frames of the given subjects, pelvis-relative world poses in metres ``(M, 17, 3)``."""
+    if set(subjects) - set(TRAIN_SUBJECTS):
+        raise ValueError(f"the prior may only be trained on {TRAIN_SUBJECTS}, got {subjects}")
+    poses = torch.cat([torch.from_numpy(p) for p in load_poses(data_dir, subjects).values()])
     poses = poses / 1000.0
     return (poses - poses[:, :1]).float()
 
@@ -64,12 +66,18 @@ def input_statistics(world_rel: torch.Tensor, generator: torch.Generator) -> tup
     return sample.mean(0), sample.std(0).clamp_min(1e-3)
 
 
-def train(data_dir: str | None, out: Path, cfg: TrainConfig, net_cfg: NetworkConfig) -> None:
+def train(
+    data_dir: str | None,
+    out: Path,
+    cfg: TrainConfig,
+    net_cfg: NetworkConfig,
+    subjects: tuple[str, ...] = TRAIN_SUBJECTS,
+) -> None:
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / "checkpoint.pt"
     torch.manual_seed(cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)
-    world_rel = training_poses(data_dir)
+    world_rel = training_poses(data_dir, subjects)
     sde = SubVPSDE()
     net = ScoreNetwork(net_cfg)
     ema = ScoreNetwork(net_cfg)
@@ -144,12 +152,16 @@ def main(argv: list[str] | None = None) -> None:
     for field, value in asdict(NetworkConfig()).items():
         parser.add_argument(f"--net-{field.replace('_', '-')}", type=type(value), default=value)
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument(
+        "--subjects", nargs="+", default=list(TRAIN_SUBJECTS),
+        help="training subjects (a subset holds one out for validation, e.g. S1 S5 S6 S7)",
+    )
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = TrainConfig(**{f: getattr(args, f) for f in asdict(TrainConfig())})
     net_cfg = NetworkConfig(**{f: getattr(args, "net_" + f) for f in asdict(NetworkConfig())})
-    train(args.data, args.out, cfg, net_cfg)
+    train(args.data, args.out, cfg, net_cfg, tuple(args.subjects))
 
 
 if __name__ == "__main__":
