@@ -178,3 +178,13 @@ def test_help():
     assert "--prior" not in proc.stdout  # hidden option
     top = run_cli("--help")
     assert top.returncode == 0 and "lift" in top.stdout
+
+
+def test_unwritable_output_is_an_error_line(tmp_path, tiny_prior_file):
+    src = write_npz(tmp_path / "in.npz", keypoints=KP, K=K)
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    proc = run_cli("lift", src, blocker / "out.npz", "--prior", tiny_prior_file, "--iterations", 5)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert lines[-1].startswith("error:") and "cannot write the output" in lines[-1]

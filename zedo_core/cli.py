@@ -8,6 +8,7 @@ OUT gets ``poses3d`` (N,17,3) metres (camera frame, translation included), ``hyp
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -75,8 +76,19 @@ def read_input(path: Path) -> dict[str, np.ndarray]:
     return data
 
 
+def check_output_path(path: Path) -> None:
+    """Fail before the (possibly long) run when OUT cannot be written."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write the output ({exc.strerror or exc})") from None
+    if path.is_dir() or not os.access(path.parent, os.W_OK):
+        raise InputError(f"{path}: cannot write the output (a folder, or its folder is not writable)")
+
+
 def _lift_command(args: argparse.Namespace) -> int:
     data = read_input(args.input)
+    check_output_path(args.output)
     config = LiftConfig(hypotheses=args.hypotheses, iterations=args.iterations, seed=args.seed)
     prior = load_prior(args.prior, device=resolve_device(args.device))
     bar = ProgressBar()
@@ -88,16 +100,20 @@ def _lift_command(args: argparse.Namespace) -> int:
             bar.close()
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
     # Write next to the target and rename, so a failed run never leaves a half-written file.
     tmp = args.output.with_name(args.output.name + ".partial.npz")
-    np.savez(
-        tmp,
-        poses3d=result.poses3d,
-        hypotheses=result.hypotheses,
-        reprojection_error_px=result.reprojection_error_px,
-    )
-    os.replace(tmp, args.output)
+    try:
+        np.savez(
+            tmp,
+            poses3d=result.poses3d,
+            hypotheses=result.hypotheses,
+            reprojection_error_px=result.reprojection_error_px,
+        )
+        os.replace(tmp, args.output)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise InputError(f"{args.output}: cannot write the output ({exc.strerror or exc})") from None
     print(f"wrote {args.output}: {result.poses3d.shape[0]} frames, {config.hypotheses} hypotheses", file=sys.stderr)
     return 0
 

@@ -1,8 +1,9 @@
 """Initial pose optimiser: orient each start pose and place it in front of the camera.
 
 Two methods:
-- ``grid`` (default): every start pose is tried in a grid of orientations (full turns about the
-  body axis, pitch, roll); each candidate gets its closed-form translation and the one with the
+- ``grid`` (default): every start pose (with one hypothesis: each of a pool of K-Means centres) is
+  tried in a grid of orientations (full turns about the body axis, pitch, roll); each candidate
+  gets its closed-form translation, the best few get a pixel-space refinement of it, and the
   lowest reprojection error wins. Cheap, batched, and it can turn a person around, which the
   paper's rotation about the optical axis cannot.
 - ``adam``: the authors' released optimiser (rotation about the optical axis and a translation
