@@ -64,3 +64,22 @@ def test_canonical_poses_face_the_camera_upright():
     torch.testing.assert_close(canonical, expected.expand(7, 17, 3))
     hips = canonical[:, LEFT_HIP] - canonical[:, RIGHT_HIP]
     assert (hips[:, 0] > 0).all()
+
+
+def test_bone_scaling_keeps_mirror_bones_equal_and_within_spread():
+    import torch
+
+    from training.augment import random_bone_scaling
+    from zedo_core.skeleton import FLIP_PERMUTATION, PARENTS
+
+    poses = torch.randn(8, 17, 3, dtype=torch.float64)
+    scaled = random_bone_scaling(poses, torch.Generator().manual_seed(0), 0.1)
+
+    def lengths(p):
+        return torch.stack([(p[:, j] - p[:, PARENTS[j]]).norm(dim=-1) for j in range(1, 17)], 1)
+
+    ratio = lengths(scaled) / lengths(poses)
+    assert ratio.min() >= 0.9 - 1e-9 and ratio.max() <= 1.1 + 1e-9 and (ratio - 1).abs().max() > 0.01
+    mirror = [FLIP_PERMUTATION[j] - 1 for j in range(1, 17)]
+    torch.testing.assert_close(ratio, ratio[:, mirror])
+    assert torch.equal(random_bone_scaling(poses, torch.Generator(), 0.0), poses)

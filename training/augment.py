@@ -7,7 +7,7 @@ import math
 import torch
 
 from zedo_core.geometry import rotation_matrices
-from zedo_core.skeleton import FLIP_PERMUTATION, LEFT_HIP, PELVIS, RIGHT_HIP
+from zedo_core.skeleton import FLIP_PERMUTATION, LEFT_HIP, PARENTS, PELVIS, RIGHT_HIP
 
 # World (Human3.6M: z up) -> a level camera looking along world +y (camera: x right, y down, z forward).
 _LEVEL_CAMERA = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]], dtype=torch.float64)
@@ -35,12 +35,29 @@ def random_flip(poses: torch.Tensor, generator: torch.Generator) -> torch.Tensor
     return torch.where(flip[:, None, None], mirrored, poses)
 
 
-def augmented_batch(world_rel_m: torch.Tensor, batch_size: int, generator: torch.Generator) -> torch.Tensor:
+def random_bone_scaling(poses: torch.Tensor, generator: torch.Generator, spread: float) -> torch.Tensor:
+    """Scale every bone of ``(B, 17, 3)`` poses by a factor in [1 - spread, 1 + spread], the same
+    for a bone and its mirror image, so the prior meets body proportions beyond the 5 subjects."""
+    if spread <= 0:
+        return poses
+    factors = 1.0 + spread * (2.0 * torch.rand(poses.shape[0], len(PARENTS), generator=generator) - 1.0)
+    factors = 0.5 * (factors + factors[:, list(FLIP_PERMUTATION)])
+    scaled = poses.clone()
+    for joint, parent in enumerate(PARENTS):
+        if parent >= 0:  # parents come before children in this joint order
+            scaled[:, joint] = scaled[:, parent] + factors[:, joint, None].to(poses.dtype) * (poses[:, joint] - poses[:, parent])
+    return scaled
+
+
+def augmented_batch(
+    world_rel_m: torch.Tensor, batch_size: int, generator: torch.Generator, bone_scale: float = 0.0
+) -> torch.Tensor:
     """A batch ``(B, 51)`` of pelvis-relative camera-frame poses in metres from world poses
     ``(M, 17, 3)`` (pelvis-relative, metres)."""
     idx = torch.randint(0, world_rel_m.shape[0], (batch_size,), generator=generator)
     rot = random_view_rotations(batch_size, generator).to(world_rel_m.dtype)
-    poses = torch.einsum("bij,bkj->bki", rot, world_rel_m[idx])
+    poses = random_bone_scaling(world_rel_m[idx], generator, bone_scale)
+    poses = torch.einsum("bij,bkj->bki", rot, poses)
     return random_flip(poses, generator).reshape(batch_size, -1)
 
 

@@ -34,6 +34,8 @@ class TrainConfig:
     focus_fraction: float = 0.8
     focus_t_max: float = 0.15
     eps: float = 1e-5
+    # Random per-bone length factor in [1 - bone_scale, 1 + bone_scale] (0 = off, the shipped recipe).
+    bone_scale: float = 0.0
     seed: int = 0
     checkpoint_every: int = 1_000
 
@@ -105,7 +107,7 @@ def train(
     net.train()
     started, running = time.time(), 0.0
     while step < cfg.steps:
-        x0 = augmented_batch(world_rel, cfg.batch_size, generator)
+        x0 = augmented_batch(world_rel, cfg.batch_size, generator, cfg.bone_scale)
         t = sample_times(cfg.batch_size, cfg, generator)
         noise = torch.randn(x0.shape, generator=generator)
         xt = sde.perturb(x0, t, noise)
