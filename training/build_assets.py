@@ -14,6 +14,7 @@ import torch
 from scipy.cluster.vq import kmeans2
 
 from training.augment import canonical_poses
+from training.h36m import TRAIN_SUBJECTS
 from training.train import training_poses
 from zedo_core.network import NetworkConfig, ScoreNetwork
 from zedo_core.prior import DEFAULT_PRIOR_PATH, PosePrior
@@ -22,9 +23,15 @@ from zedo_core.sde import SubVPSDE
 HYPOTHESIS_COUNTS = (1, 10, 50)
 
 
-def kmeans_initial_poses(data_dir: str | None, counts=HYPOTHESIS_COUNTS, seed: int = 0, stride: int = 4) -> dict[int, torch.Tensor]:
+def kmeans_initial_poses(
+    data_dir: str | None,
+    counts: tuple[int, ...] = HYPOTHESIS_COUNTS,
+    seed: int = 0,
+    stride: int = 4,
+    subjects: tuple[str, ...] = TRAIN_SUBJECTS,
+) -> dict[int, torch.Tensor]:
     """K-Means centres ``{S: (S, 17, 3)}`` of canonical (facing, upright) training poses."""
-    poses = canonical_poses(training_poses(data_dir)[::stride].double()).numpy().reshape(-1, 51)
+    poses = canonical_poses(training_poses(data_dir, subjects)[::stride].double()).numpy().reshape(-1, 51)
     result = {}
     for count in counts:
         if count == 1:
@@ -35,18 +42,20 @@ def kmeans_initial_poses(data_dir: str | None, counts=HYPOTHESIS_COUNTS, seed: i
     return result
 
 
-def build(checkpoint: Path, data_dir: str | None, out: Path, use_ema: bool = True) -> None:
+def build(
+    checkpoint: Path, data_dir: str | None, out: Path, use_ema: bool = True, subjects: tuple[str, ...] = TRAIN_SUBJECTS
+) -> None:
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     network = ScoreNetwork(NetworkConfig(**state["network_config"]))
     network.load_state_dict(state["ema" if use_ema else "model"])
     prior = PosePrior(
         network=network,
         sde=SubVPSDE(),
-        initial_poses=kmeans_initial_poses(data_dir),
+        initial_poses=kmeans_initial_poses(data_dir, subjects=subjects),
         metadata={
             "training_steps": int(state["step"]),
             "weights": "ema" if use_ema else "raw",
-            "trained_on": "Human3.6M S1 S5 S6 S7 S8 (non-commercial research licence)",
+            "trained_on": f"Human3.6M {' '.join(subjects)} (non-commercial research licence)",
             "train_config": {k: v for k, v in state["train_config"].items()},
         },
     )
@@ -63,8 +72,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", default=None, help="Human3.6M folder (default ../shared/data/h36m)")
     parser.add_argument("--out", type=Path, default=DEFAULT_PRIOR_PATH)
     parser.add_argument("--raw-weights", action="store_true", help="ship the raw instead of the EMA weights")
+    parser.add_argument("--subjects", nargs="+", default=list(TRAIN_SUBJECTS), help="subjects for the K-Means centres")
     args = parser.parse_args(argv)
-    build(args.checkpoint, args.data, args.out, use_ema=not args.raw_weights)
+    build(args.checkpoint, args.data, args.out, use_ema=not args.raw_weights, subjects=tuple(args.subjects))
 
 
 if __name__ == "__main__":

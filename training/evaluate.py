@@ -54,7 +54,11 @@ def action_name(sequence: str) -> str:
     return {"WalkingDog": "WalkDog", "TakingPhoto": "Photo"}.get(name, name)
 
 
-def build_samples(data_dir: str | None, source: str, stride: int, mapping: str = "thorax", subjects=TEST_SUBJECTS) -> Samples:
+def build_samples(
+    data_dir: str | None, source: str, stride: int, mapping: str = "thorax", subjects: tuple[str, ...] = TEST_SUBJECTS
+) -> Samples:
+    """Every ``stride``-th frame of every sequence and camera of ``subjects``, with ground-truth
+    2D (``source="gt"``) or the Stacked-Hourglass detections mapped by ``mapping``."""
     poses = load_poses(data_dir, subjects)
     cameras = load_cameras(data_dir)
     detections = load_detections(data_dir) if source == "detections" else {}
@@ -87,6 +91,8 @@ def build_samples(data_dir: str | None, source: str, stride: int, mapping: str =
             kps.append(kp)
             confs.append(conf)
             Ks.append(np.broadcast_to(cam.K, (len(idx), 3, 3)))
+    if not keys:
+        raise SystemExit(f"error: no {source} samples for subjects {', '.join(subjects)}")
     return Samples(keys, actions, np.concatenate(frames), np.concatenate(gt), np.concatenate(kps), np.concatenate(confs), np.concatenate(Ks))
 
 
