@@ -24,7 +24,7 @@ from zedo_core.sde import SubVPSDE
 
 @dataclass
 class TrainConfig:
-    steps: int = 60_000
+    steps: int = 40_000
     batch_size: int = 1024
     lr: float = 1e-3
     warmup_steps: int = 1_000
