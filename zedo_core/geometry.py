@@ -59,6 +59,7 @@ def refine_translation_px(
     fx, fy = K[..., 0, 0, None], K[..., 1, 1, None]
     cx, cy = K[..., 0, 2, None], K[..., 1, 2, None]
     w = weights
+    eye = torch.eye(3, dtype=pose.dtype, device=pose.device)
     for _ in range(iterations):
         X = pose + translation[..., None, :]
         z = X[..., 2].clamp_min(1e-3)
@@ -69,7 +70,6 @@ def refine_translation_px(
         Jv = torch.stack([zero, fy / z + zero, -fy * X[..., 1] / z**2], -1)
         JtJ = (w[..., None, None] * (Ju[..., :, None] * Ju[..., None, :] + Jv[..., :, None] * Jv[..., None, :])).sum(-3)
         Jtr = (w[..., None] * (Ju * u[..., None] + Jv * v[..., None])).sum(-2)
-        eye = torch.eye(3, dtype=JtJ.dtype, device=JtJ.device)
         step = torch.linalg.solve(JtJ + 1e-6 * JtJ.diagonal(dim1=-2, dim2=-1).mean(-1)[..., None, None] * eye, Jtr[..., None])[..., 0]
         translation = translation - step
         # Keep the person in front of the camera (a step can overshoot through the image plane).

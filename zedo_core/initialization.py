@@ -15,16 +15,13 @@ from __future__ import annotations
 
 import torch
 
-from .geometry import project, refine_translation_px, rotation_matrices
+from .geometry import project, refine_translation_px, reprojection_error_px, rotation_matrices
 from .skeleton import LEFT_HIP, PELVIS, RIGHT_HIP
 
 
 def _reprojection_cost(absolute: torch.Tensor, keypoints: torch.Tensor, K: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """Weighted pixel error summed over joints for candidates ``(R, C, J, 3)`` -> ``(R, C)``."""
-    uv = project(absolute.flatten(1, 2), K).unflatten(1, absolute.shape[1:3])
-    dist = (uv - keypoints[:, None]).norm(dim=-1)
-    w = weights[:, None].to(dist.dtype)
-    cost = (torch.where(w > 0, dist, torch.zeros_like(dist)) * w).sum(-1)
+    """Reprojection error ``(R, C)`` of candidates ``(R, C, J, 3)``; infinite behind the camera."""
+    cost = reprojection_error_px(absolute, keypoints[:, None], K[:, None], weights[:, None])
     return torch.where(absolute[..., 0, 2] > 1e-3, cost, torch.full_like(cost, float("inf")))
 
 

@@ -213,11 +213,13 @@ def lift(
             f"{len(bad)} frame(s) have fewer than 4 distinct joints with confidence > 0 and come back as NaN: {shown}",
             stacklevel=2,
         )
-    templates_all = initial_poses(prior, S, config.seed).to(device=device, dtype=dtype)
     if S == 1 and config.start_pool > 1:
         if config.start_pool not in prior.initial_poses:
             raise ValueError(f"start_pool must be one of the prior's codebook sizes {sorted(prior.initial_poses)}")
-        templates_all = prior.initial_poses[config.start_pool].to(device=device, dtype=dtype)[None]
+        templates_all = prior.initial_poses[config.start_pool][None]
+    else:
+        templates_all = initial_poses(prior, S, config.seed)
+    templates_all = templates_all.to(device=device, dtype=dtype)
     rotations = rotation_grid(config.yaw_steps, config.pitch_deg, config.roll_deg).to(device=device, dtype=dtype)
 
     rows = len(frames) * S
