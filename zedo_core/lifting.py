@@ -35,8 +35,9 @@ class LiftConfig:
     # The loop itself is deterministic; the seed draws the start poses when no shipped K-Means
     # codebook has exactly ``hypotheses`` centres (1, 10 and 50 are shipped).
     seed: int = 0
-    # With one hypothesis, also search the start pose among this many K-Means centres (must be a
-    # shipped codebook size; 1 = the mean pose only, as in the paper).
+    # With one hypothesis, the grid search also picks the start pose among this many K-Means
+    # centres (a shipped codebook size; 1 = the mean pose only, as in the paper). The "adam"
+    # reference always starts from the paper's centres.
     start_pool: int = 50
     # Loop schedule (method.md section 4): the translation stays at the initial estimate for the
     # first warmup_fraction of iterations; diffusion time falls linearly from t_max to t_min.
@@ -128,8 +129,7 @@ def _optimise_chunk(
     if config.initial_search == "grid":
         pose, translation = grid_search_start(templates, keypoints, K, rays, weights, rotations)
     else:
-        single = templates if templates.dim() == 3 else templates[:, 0]
-        pose, translation = adam_reference_start(single, keypoints, K, rays, weights)
+        pose, translation = adam_reference_start(templates, keypoints, K, rays, weights)
     n = config.iterations
     warmup = int(round(config.warmup_fraction * n))
     dt = config.step_size if config.step_size is not None else 1.0 / max(n, 1)
@@ -213,7 +213,7 @@ def lift(
             f"{len(bad)} frame(s) have fewer than 4 distinct joints with confidence > 0 and come back as NaN: {shown}",
             stacklevel=2,
         )
-    if S == 1 and config.start_pool > 1:
+    if S == 1 and config.start_pool > 1 and config.initial_search == "grid":
         if config.start_pool not in prior.initial_poses:
             raise ValueError(f"start_pool must be one of the prior's codebook sizes {sorted(prior.initial_poses)}")
         templates_all = prior.initial_poses[config.start_pool][None]
