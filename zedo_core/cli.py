@@ -58,12 +58,12 @@ def read_input(path: Path) -> dict[str, np.ndarray]:
     """Read the input archive; raises InputError naming the file or key on any problem."""
     if not path.is_file():
         raise InputError(f"{path}: no such file")
+    if not zipfile.is_zipfile(path):
+        raise InputError(f"{path}: cannot read as .npz: not an .npz archive (save inputs with numpy.savez)")
     try:
         loaded = np.load(path, allow_pickle=False)
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise InputError(f"{path}: cannot read as .npz ({exc})") from None
-    if not isinstance(loaded, np.lib.npyio.NpzFile):
-        raise InputError(f"{path}: not an .npz archive (a single array; save inputs with numpy.savez)")
     try:
         data = {k: loaded[k] for k in loaded.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
