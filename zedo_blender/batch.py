@@ -1,0 +1,213 @@
+"""Headless conversion: 2D keypoint files -> .blend (rig, camera, action) and optional BVH / FBX.
+
+    blender -b --python zedo_blender/batch.py -- --input IN --output OUT.blend [--bvh OUT.bvh] [--fbx OUT.fbx]
+    python -m zedo_blender.batch --input IN --output OUT.blend ...        (with the bpy module)
+
+Several ``--input`` groups convert one after another; the options after each ``--input`` belong
+to it, options before the first ``--input`` apply to all. Every input is read and checked before
+any conversion starts. Bad input exits with status 2 and one line naming the problem; outputs are
+written to a temporary name and moved into place, so a failed run leaves existing files as they were.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script by Blender: import the package this file is in
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    __package__ = Path(__file__).resolve().parent.name
+    importlib.import_module(__package__)
+
+import bpy  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .engine import EstimateSettings, engine_module, estimate  # noqa: E402
+from .result import apply_motion  # noqa: E402
+
+DEFAULT_FIELD_OF_VIEW_DEG = 55.0
+
+
+class BatchError(Exception):
+    """Bad input or arguments: reported as one line, exit status 2."""
+
+
+@dataclass
+class Job:
+    input: Path
+    output: Path
+    bvh: Path | None
+    fbx: Path | None
+    layout: str | None
+    focal: float | None
+    image_size: tuple[int, int] | None
+    actor_height: float | None
+
+
+def _global_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="zedo_blender.batch", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--hypotheses", type=int, default=1, help="start poses per frame (default 1)")
+    parser.add_argument("--iterations", type=int, default=200, help="optimisation iterations (default 200)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    _add_job_options(parser)
+    return parser
+
+
+def _add_job_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--layout", default=None, help="keypoint layout (h36m, coco, body25, mediapipe, mpii...)")
+    parser.add_argument("--focal", type=float, default=None, help="focal length in pixels when the input has no K")
+    parser.add_argument("--image-size", type=int, nargs=2, metavar=("W", "H"), default=None)
+    parser.add_argument("--actor-height", type=float, default=None, help="actor's standing height in metres")
+
+
+def _job_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="zedo_blender.batch --input", add_help=False)
+    parser.add_argument("--input", type=Path, required=True)
+    parser.add_argument("--output", type=Path, required=True, help=".blend to write")
+    parser.add_argument("--bvh", type=Path, default=None)
+    parser.add_argument("--fbx", type=Path, default=None)
+    _add_job_options(parser)
+    return parser
+
+
+def parse_args(argv: list[str]) -> tuple[EstimateSettings, list[Job]]:
+    """Split ``argv`` at each ``--input`` into a global part and one part per job."""
+    starts = [i for i, token in enumerate(argv) if token == "--input"]
+    if not starts:
+        _global_parser().error("at least one --input is required")
+    common = _global_parser().parse_args(argv[: starts[0]])
+    for value, name in ((common.hypotheses, "--hypotheses"), (common.iterations, "--iterations")):
+        if value < 1:
+            raise BatchError(f"{name} must be at least 1, got {value}")
+    settings = EstimateSettings(device=common.device, iterations=common.iterations, hypotheses=common.hypotheses, seed=common.seed)
+    jobs = []
+    for start, end in zip(starts, starts[1:] + [len(argv)]):
+        part = _job_parser().parse_args(argv[start:end])
+
+        def pick(name: str):
+            value = getattr(part, name)
+            return value if value is not None else getattr(common, name)
+
+        if part.output.suffix.lower() != ".blend":
+            raise BatchError(f"--output {part.output}: must be a .blend file")
+        jobs.append(
+            Job(
+                input=part.input, output=part.output, bvh=part.bvh, fbx=part.fbx, layout=pick("layout"),
+                focal=pick("focal"), image_size=tuple(pick("image_size")) if pick("image_size") else None,
+                actor_height=pick("actor_height"),
+            )
+        )
+    outputs = [p for job in jobs for p in (job.output, job.bvh, job.fbx) if p is not None]
+    if len({p.resolve() for p in outputs}) != len(outputs):
+        raise BatchError("two outputs have the same path")
+    return settings, jobs
+
+
+@dataclass
+class PreparedInput:
+    keypoints: np.ndarray
+    confidence: np.ndarray
+    K: np.ndarray
+    image_size: tuple[int, int]
+    fps: float | None
+
+
+def prepare(job: Job) -> PreparedInput:
+    """Read and check one input; raises :class:`BatchError` naming the file and the problem."""
+    files = engine_module("keypoint_files")
+    try:
+        sequence = files.read_keypoints(job.input, job.layout).to_h36m()
+    except ValueError as error:
+        raise BatchError(str(error)) from error
+    image_size = job.image_size or sequence.image_size
+    K = sequence.K
+    if K is None:
+        if image_size is None:
+            raise BatchError(f"{job.input}: has no camera K and no image size: pass --image-size W H (and --focal PX if known)")
+        width, height = image_size
+        focal = job.focal or 0.5 * max(width, height) / np.tan(np.deg2rad(DEFAULT_FIELD_OF_VIEW_DEG) / 2)
+        K = np.array([[focal, 0.0, width / 2.0], [0.0, focal, height / 2.0], [0.0, 0.0, 1.0]])
+    elif image_size is None:
+        K0 = K if K.ndim == 2 else K[0]
+        image_size = (int(round(2 * K0[0, 2])), int(round(2 * K0[1, 2])))
+    if job.actor_height is not None and not job.actor_height > 0:
+        raise BatchError(f"--actor-height must be positive, got {job.actor_height}")
+    try:
+        engine_module("inputs").validate_inputs(sequence.keypoints, K, sequence.confidence)
+    except ValueError as error:
+        raise BatchError(f"{job.input}: {error}") from error
+    return PreparedInput(sequence.keypoints, sequence.confidence, K, tuple(int(v) for v in image_size), sequence.fps)
+
+
+def _atomic(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def convert(job: Job, prepared: PreparedInput, settings: EstimateSettings, log=print) -> None:
+    """Lift one input and write its .blend (and BVH / FBX) files."""
+    step = {"last": -1}
+
+    def progress(done: int, total: int) -> None:
+        percent = 100 * done // max(total, 1)
+        if percent // 10 != step["last"]:
+            step["last"] = percent // 10
+            log(f"  {job.input.name}: {percent}%")
+
+    lifted = estimate(prepared.keypoints, prepared.K, prepared.confidence, settings, progress)
+    skipped = np.flatnonzero(~lifted.valid)
+    if len(skipped):
+        log(f"  warning: {len(skipped)} frame(s) with fewer than 4 joints were not keyed (first: {skipped[0]})")
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    scene = bpy.context.scene
+    if prepared.fps:
+        scene.render.fps, scene.render.fps_base = max(1, round(prepared.fps)), round(prepared.fps) / prepared.fps
+    result = apply_motion(
+        bpy.context, lifted.poses3d, prepared.K, prepared.image_size, scene.frame_start,
+        name=job.input.stem, actor_height=job.actor_height,
+    )
+    scene.frame_end = scene.frame_start + len(prepared.keypoints) - 1
+    scene.camera = result.camera
+    for obj in bpy.context.view_layer.objects:
+        obj.select_set(obj == result.armature)
+    bpy.context.view_layer.objects.active = result.armature
+    _atomic(job.output, lambda p: bpy.ops.wm.save_as_mainfile(filepath=str(p), copy=True))
+    if job.bvh:
+        _atomic(job.bvh, lambda p: bpy.ops.export_anim.bvh(
+            filepath=str(p), frame_start=scene.frame_start, frame_end=scene.frame_end, rotate_mode="NATIVE"))
+    if job.fbx:
+        _atomic(job.fbx, lambda p: bpy.ops.export_scene.fbx(
+            filepath=str(p), use_selection=True, object_types={"ARMATURE"}, add_leaf_bones=False, bake_anim=True,
+            bake_anim_use_nla_strips=False, bake_anim_use_all_actions=False))
+    written = ", ".join(str(p) for p in (job.output, job.bvh, job.fbx) if p)
+    log(f"  {job.input.name}: {result.keyed_frames} frames keyed, height {result.height_m:.2f} m -> {written}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    if argv is None:
+        argv = sys.argv[sys.argv.index("--") + 1 :] if "--" in sys.argv else sys.argv[1:]
+    try:
+        settings, jobs = parse_args(argv)
+        prepared = [prepare(job) for job in jobs]
+        for i, (job, data) in enumerate(zip(jobs, prepared), 1):
+            print(f"[{i}/{len(jobs)}] {job.input}", flush=True)
+            convert(job, data, settings, log=lambda text: print(text, flush=True))
+    except BatchError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

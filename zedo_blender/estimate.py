@@ -1,0 +1,113 @@
+"""Gather the inputs of an estimate from the scene, and apply the engine's answer to it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import bpy
+import numpy as np
+
+from .engine import EstimateSettings, estimate
+from .result import SceneResult, apply_motion
+from .skeleton import JOINT_LABELS
+from .tracks import clip_intrinsics, read_keypoints
+
+MIN_JOINTS = 4
+
+
+class NotReady(Exception):
+    """The scene is not ready for an estimate; the message tells the user what to do."""
+
+
+@dataclass
+class EstimateRequest:
+    """Everything one run needs, read from the scene on the main thread."""
+
+    clip: bpy.types.MovieClip
+    tracking_object: str
+    keypoints: np.ndarray  # (N, 17, 2) pixels, origin top-left
+    confidence: np.ndarray  # (N, 17)
+    K: np.ndarray
+    image_size: tuple[int, int]
+    frame_start: int
+    actor_height: float | None
+    settings: EstimateSettings
+
+    def run(self, progress=None, should_cancel=None):
+        """The engine run (safe on a worker thread: touches no Blender data)."""
+        return estimate(self.keypoints, self.K, self.confidence, self.settings, progress, should_cancel)
+
+
+def readiness(settings) -> str | None:
+    """Why the Estimate button cannot run yet (cheap enough for every redraw), or None."""
+    if settings.clip is None:
+        return "Choose the movie clip with the person's tracks"
+    if settings.clip.size[0] <= 0:
+        return f"Blender cannot read the frames of clip '{settings.clip.name}'"
+    tracking_object = settings.tracking_object_data()
+    if tracking_object is None:
+        return "The clip has no tracking object"
+    names = settings.track_names()
+    unknown = [JOINT_LABELS[j] for j, name in enumerate(names) if name and tracking_object.tracks.get(name) is None]
+    if unknown:
+        return f"No track named as mapped for: {', '.join(unknown)}"
+    mapped = sum(1 for name in names if name)
+    if mapped < MIN_JOINTS:
+        return f"Map at least {MIN_JOINTS} joints to tracks ({mapped} mapped): use Auto-Map or pick tracks"
+    if settings.frame_end < settings.frame_start:
+        return "The frame range is empty (End is before Start)"
+    return None
+
+
+def gather_request(context: bpy.types.Context, settings, engine_settings: EstimateSettings) -> EstimateRequest:
+    """Read markers and the camera from the scene; raises :class:`NotReady` with the reason."""
+    reason = readiness(settings)
+    if reason:
+        raise NotReady(reason)
+    clip = settings.clip
+    tracking_object = settings.tracking_object_data()
+    K, image_size = clip_intrinsics(clip)
+    keypoints, confidence = read_keypoints(
+        clip, tracking_object.tracks, settings.track_names(), settings.frame_start, settings.frame_end
+    )
+    visible = (confidence > 0).sum(axis=1)
+    if (visible < MIN_JOINTS).all():
+        raise NotReady(
+            f"No frame in {settings.frame_start}-{settings.frame_end} has markers on {MIN_JOINTS} or more mapped "
+            "joints: check the frame range and that the tracks have markers there"
+        )
+    return EstimateRequest(
+        clip=clip,
+        tracking_object=tracking_object.name,
+        keypoints=keypoints,
+        confidence=confidence,
+        K=K,
+        image_size=image_size,
+        frame_start=settings.frame_start,
+        actor_height=settings.actor_height if settings.use_actor_height else None,
+        settings=engine_settings,
+    )
+
+
+def apply_request(context: bpy.types.Context, request: EstimateRequest, lift_result) -> SceneResult:
+    """Put the engine's answer for ``request`` into the scene (main thread only)."""
+    return apply_motion(
+        context,
+        lift_result.poses3d,
+        request.K,
+        request.image_size,
+        request.frame_start,
+        name=f"ZeDO {request.clip.name}",
+        actor_height=request.actor_height,
+        clip=request.clip,
+    )
+
+
+def skipped_frames_message(request: EstimateRequest, lift_result) -> str | None:
+    """A warning naming the frames that got no pose (fewer than 4 joints), or None."""
+    skipped = np.flatnonzero(~np.asarray(lift_result.valid)) + request.frame_start
+    if len(skipped) == 0:
+        return None
+    listed = ", ".join(str(f) for f in skipped[:10]) + (" ..." if len(skipped) > 10 else "")
+    return f"{len(skipped)} frame(s) had fewer than {MIN_JOINTS} joints with markers and were not keyed: {listed}"
+

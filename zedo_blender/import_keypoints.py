@@ -1,0 +1,131 @@
+"""File > Import > 2D Keypoints: detector output into Movie Clip tracks, one track per joint.
+
+Reads the engine ``.npz``, COCO keypoint JSON and OpenPose JSON (a folder of per-frame files) in
+any layout the engine knows, converts them to the engine's 17 joints, and creates a new tracking
+object (one person) with a track per joint, so detections can be fixed by hand before estimating.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import bpy
+import numpy as np
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
+from bpy_extras.io_utils import ImportHelper
+
+from .engine import engine_module
+from .properties import track_property_name
+from .skeleton import JOINT_NAMES
+from .tracks import write_keypoints
+
+OPENPOSE_SUFFIX = "_keypoints.json"
+
+
+def _layout_items(self, context):
+    items = [("auto", "Auto", "From the file (17 joints: Human3.6M in .npz, COCO in JSON)")]
+    for name, layout in engine_module("layouts").LAYOUTS.items():
+        items.append((name, name, layout.description))
+    return items
+
+
+def target_clip(context: bpy.types.Context) -> bpy.types.MovieClip | None:
+    """The clip of the Movie Clip Editor in use, else the one chosen in the ZeDO panel."""
+    space = context.space_data
+    if space is not None and space.type == "CLIP_EDITOR" and space.clip is not None:
+        return space.clip
+    return context.scene.zedo.clip
+
+
+class ZEDO_OT_import_keypoints(bpy.types.Operator, ImportHelper):
+    """Import 2D keypoints (engine .npz, COCO JSON, OpenPose JSON) as tracks of the movie clip"""
+
+    bl_idname = "zedo.import_keypoints"
+    bl_label = "Import 2D Keypoints"
+    bl_options = {"REGISTER", "UNDO"}
+
+    filter_glob: StringProperty(default="*.npz;*.json", options={"HIDDEN"})
+    layout: EnumProperty(name="Layout", items=_layout_items, description="Keypoint layout of the file")
+    openpose_folder: BoolProperty(
+        name="Whole OpenPose Folder", default=True,
+        description="For an OpenPose *_keypoints.json file, read every frame file in its folder",
+    )
+    frame_start: IntProperty(name="Start Frame", default=1, description="Scene frame of the file's first frame")
+    min_confidence: FloatProperty(
+        name="Min Confidence", default=0.1, min=0.0, max=1.0,
+        description="Markers below this detector confidence are imported muted (disabled)",
+    )
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        if target_clip(context) is None:
+            cls.poll_message_set("Open the footage in the Movie Clip Editor (or choose it in the ZeDO panel) first")
+            return False
+        return True
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        clip = target_clip(context)
+        if clip is not None:
+            self.frame_start = clip.frame_start
+        return ImportHelper.invoke(self, context, event)
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        files = engine_module("keypoint_files")
+        path = Path(bpy.path.abspath(self.filepath))
+        if self.openpose_folder and path.name.endswith(OPENPOSE_SUFFIX):
+            path = path.parent
+        try:
+            sequence = files.read_keypoints(path, None if self.layout == "auto" else self.layout).to_h36m()
+        except ValueError as error:  # the engine's InputError: one line naming the problem
+            self.report({"ERROR"}, str(error))
+            return {"CANCELLED"}
+        clip = target_clip(context)
+        keypoints = sequence.keypoints
+        if sequence.image_size is not None and tuple(sequence.image_size) != tuple(clip.size):
+            sx, sy = clip.size[0] / sequence.image_size[0], clip.size[1] / sequence.image_size[1]
+            keypoints = keypoints * np.array([sx, sy])
+            self.report(
+                {"WARNING"},
+                f"Keypoints were detected on {sequence.image_size[0]}x{sequence.image_size[1]} images; "
+                f"scaled to the clip's {clip.size[0]}x{clip.size[1]}",
+            )
+        tracking_object = clip.tracking.objects.new(path.stem)
+        try:
+            write_keypoints(
+                clip, tracking_object.tracks, list(JOINT_NAMES), keypoints, sequence.confidence,
+                self.frame_start, self.min_confidence,
+            )
+        except BaseException:
+            clip.tracking.objects.remove(tracking_object)
+            raise
+        settings = context.scene.zedo
+        settings.clip = clip
+        settings.tracking_object = tracking_object.name
+        for joint, name in enumerate(JOINT_NAMES):
+            setattr(settings, track_property_name(joint), name if tracking_object.tracks.get(name) else "")
+        settings.frame_start = self.frame_start
+        settings.frame_end = self.frame_start + sequence.num_frames - 1
+        self.report(
+            {"INFO"},
+            f"Imported {sequence.num_frames} frames into tracking object '{tracking_object.name}' of '{clip.name}'",
+        )
+        return {"FINISHED"}
+
+
+def menu_import(self, context: bpy.types.Context) -> None:
+    self.layout.operator(ZEDO_OT_import_keypoints.bl_idname, text="2D Keypoints for ZeDO (.npz, .json)")
+
+
+classes = (ZEDO_OT_import_keypoints,)
+
+
+def register() -> None:
+    for cls in classes:
+        bpy.utils.register_class(cls)
+    bpy.types.TOPBAR_MT_file_import.append(menu_import)
+
+
+def unregister() -> None:
+    bpy.types.TOPBAR_MT_file_import.remove(menu_import)
+    for cls in reversed(classes):
+        bpy.utils.unregister_class(cls)

@@ -1,0 +1,79 @@
+"""Per-scene settings of the add-on (saved in the .blend) and per-session run state."""
+
+from __future__ import annotations
+
+import bpy
+from bpy.props import BoolProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
+
+from .skeleton import JOINT_LABELS, JOINT_NAMES
+
+
+def track_property_name(joint: int) -> str:
+    return f"track_{JOINT_NAMES[joint]}"
+
+
+def _on_clip_changed(settings: "ZEDO_PG_settings", context: bpy.types.Context) -> None:
+    clip = settings.clip
+    if clip is not None:
+        settings.frame_start = clip.frame_start
+        settings.frame_end = clip.frame_start + max(clip.frame_duration, 1) - 1
+        if clip.tracking.objects.get(settings.tracking_object) is None:
+            settings.tracking_object = clip.tracking.objects.active.name
+
+
+class ZEDO_PG_settings(bpy.types.PropertyGroup):
+    """What to estimate: which clip, which tracks are which joints, which frames, how tall."""
+
+    clip: PointerProperty(name="Clip", type=bpy.types.MovieClip, update=_on_clip_changed)
+    tracking_object: StringProperty(name="Tracking Object", description="The tracking object holding one person's tracks")
+    frame_start: IntProperty(name="Start", default=1, description="First scene frame to estimate")
+    frame_end: IntProperty(name="End", default=250, description="Last scene frame to estimate")
+    use_actor_height: BoolProperty(
+        name="Actor Height", default=False,
+        description="Scale the motion (and its distance to the camera) to the actor's standing height",
+    )
+    actor_height: FloatProperty(
+        name="Height", default=1.75, min=0.3, soft_min=1.0, soft_max=2.2, max=3.0, unit="LENGTH",
+        description="Standing height of the actor (without it, the prior's average adult is assumed)",
+    )
+    show_joints: BoolProperty(name="Joint Tracks", default=True)
+
+    __annotations__.update(
+        {
+            track_property_name(j): StringProperty(name=JOINT_LABELS[j], description=f"Track of the {JOINT_LABELS[j].lower()}")
+            for j in range(len(JOINT_NAMES))
+        }
+    )
+
+    def track_names(self) -> list[str]:
+        return [getattr(self, track_property_name(j)) for j in range(len(JOINT_NAMES))]
+
+    def tracking_object_data(self) -> bpy.types.MovieTrackingObject | None:
+        if self.clip is None:
+            return None
+        return self.clip.tracking.objects.get(self.tracking_object) or self.clip.tracking.objects.active
+
+
+class ZEDO_PG_run_state(bpy.types.PropertyGroup):
+    """Progress of the running estimate (window manager; not saved)."""
+
+    running: BoolProperty(default=False)
+    progress: FloatProperty(default=0.0, min=0.0, max=1.0, subtype="FACTOR")
+    status: StringProperty(default="")
+
+
+classes = (ZEDO_PG_settings, ZEDO_PG_run_state)
+
+
+def register() -> None:
+    for cls in classes:
+        bpy.utils.register_class(cls)
+    bpy.types.Scene.zedo = PointerProperty(type=ZEDO_PG_settings)
+    bpy.types.WindowManager.zedo_run = PointerProperty(type=ZEDO_PG_run_state)
+
+
+def unregister() -> None:
+    del bpy.types.WindowManager.zedo_run
+    del bpy.types.Scene.zedo
+    for cls in reversed(classes):
+        bpy.utils.unregister_class(cls)

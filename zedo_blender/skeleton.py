@@ -1,0 +1,77 @@
+"""The armature the add-on builds: 14 bones over the engine's 17 joints, named for retargeting.
+
+Bone names follow Mixamo (without the ``mixamorig:`` prefix), which most retargeting tools map
+automatically; :data:`RIGIFY_NAMES` gives the Rigify deform bones for the same joints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .engine import engine_module
+
+JOINT_NAMES: tuple[str, ...] = engine_module("skeleton").JOINT_NAMES
+NUM_JOINTS = len(JOINT_NAMES)
+JOINT_LABELS: tuple[str, ...] = tuple(name.replace("_", " ").title() for name in JOINT_NAMES)
+_INDEX = {name: i for i, name in enumerate(JOINT_NAMES)}
+PELVIS, RIGHT_HIP, RIGHT_KNEE, RIGHT_ANKLE = (_INDEX[n] for n in ("pelvis", "right_hip", "right_knee", "right_ankle"))
+LEFT_HIP, LEFT_KNEE, LEFT_ANKLE = (_INDEX[n] for n in ("left_hip", "left_knee", "left_ankle"))
+SPINE, THORAX, NECK, HEAD = (_INDEX[n] for n in ("spine", "thorax", "neck", "head"))
+LEFT_SHOULDER, LEFT_ELBOW, LEFT_WRIST = (_INDEX[n] for n in ("left_shoulder", "left_elbow", "left_wrist"))
+RIGHT_SHOULDER, RIGHT_ELBOW, RIGHT_WRIST = (_INDEX[n] for n in ("right_shoulder", "right_elbow", "right_wrist"))
+
+
+@dataclass(frozen=True)
+class Bone:
+    """A bone from joint ``head`` to joint ``tail``; ``chain`` and ``side`` shape the T-pose."""
+
+    name: str
+    head: int
+    tail: int
+    parent: str | None
+    chain: str  # "torso", "leg" or "arm"
+    side: str = ""  # "left", "right" or "" (centre)
+    mirror: str | None = None
+
+
+# Parents come before children.
+BONES: tuple[Bone, ...] = (
+    Bone("Hips", PELVIS, SPINE, None, "torso"),
+    Bone("Spine", SPINE, THORAX, "Hips", "torso"),
+    Bone("Neck", THORAX, NECK, "Spine", "torso"),
+    Bone("Head", NECK, HEAD, "Neck", "torso"),
+    Bone("LeftUpLeg", LEFT_HIP, LEFT_KNEE, "Hips", "leg", "left", "RightUpLeg"),
+    Bone("LeftLeg", LEFT_KNEE, LEFT_ANKLE, "LeftUpLeg", "leg", "left", "RightLeg"),
+    Bone("RightUpLeg", RIGHT_HIP, RIGHT_KNEE, "Hips", "leg", "right", "LeftUpLeg"),
+    Bone("RightLeg", RIGHT_KNEE, RIGHT_ANKLE, "RightUpLeg", "leg", "right", "LeftLeg"),
+    Bone("LeftShoulder", THORAX, LEFT_SHOULDER, "Spine", "arm", "left", "RightShoulder"),
+    Bone("LeftArm", LEFT_SHOULDER, LEFT_ELBOW, "LeftShoulder", "arm", "left", "RightArm"),
+    Bone("LeftForeArm", LEFT_ELBOW, LEFT_WRIST, "LeftArm", "arm", "left", "RightForeArm"),
+    Bone("RightShoulder", THORAX, RIGHT_SHOULDER, "Spine", "arm", "right", "LeftShoulder"),
+    Bone("RightArm", RIGHT_SHOULDER, RIGHT_ELBOW, "RightShoulder", "arm", "right", "LeftArm"),
+    Bone("RightForeArm", RIGHT_ELBOW, RIGHT_WRIST, "RightArm", "arm", "right", "LeftForeArm"),
+)
+BONE_NAMES: tuple[str, ...] = tuple(b.name for b in BONES)
+ROOT_BONE = "Hips"
+
+# Hip joints are not bone ends of their own: they ride on the pelvis (Hips bone) at this side.
+HIP_JOINTS = {LEFT_HIP: "left", RIGHT_HIP: "right"}
+
+# Retargeting: our bone -> Rigify deform bone (DEF-) for the same segment.
+RIGIFY_NAMES: dict[str, str] = {
+    "Hips": "DEF-spine",
+    "Spine": "DEF-spine.002",
+    "Neck": "DEF-spine.004",
+    "Head": "DEF-spine.006",
+    "LeftUpLeg": "DEF-thigh.L",
+    "LeftLeg": "DEF-shin.L",
+    "RightUpLeg": "DEF-thigh.R",
+    "RightLeg": "DEF-shin.R",
+    "LeftShoulder": "DEF-shoulder.L",
+    "LeftArm": "DEF-upper_arm.L",
+    "LeftForeArm": "DEF-forearm.L",
+    "RightShoulder": "DEF-shoulder.R",
+    "RightArm": "DEF-upper_arm.R",
+    "RightForeArm": "DEF-forearm.R",
+}
+MIXAMO_NAMES: dict[str, str] = {name: "mixamorig:" + name for name in BONE_NAMES}

@@ -1,0 +1,104 @@
+"""Sidebar panels: tab "ZeDO" in the Movie Clip Editor and in the 3D Viewport."""
+
+from __future__ import annotations
+
+import bpy
+
+from .estimate import readiness
+from .properties import track_property_name
+from .skeleton import JOINT_LABELS, NUM_JOINTS
+from .tracks import clip_intrinsics
+
+
+def draw_estimate_ui(layout: bpy.types.UILayout, context: bpy.types.Context, show_joints: bool = True) -> None:
+    """The shared panel body: clip, tracking object, joint table, camera, frames, height, button."""
+    settings = context.scene.zedo
+    run = context.window_manager.zedo_run
+    layout.use_property_split = True
+    layout.use_property_decorate = False
+
+    col = layout.column()
+    col.template_ID(settings, "clip", open="clip.open")
+    clip = settings.clip
+    if clip is not None:
+        col.prop_search(settings, "tracking_object", clip.tracking, "objects", icon="OBJECT_DATA")
+
+    tracking_object = settings.tracking_object_data()
+    if show_joints and tracking_object is not None:
+        box = layout.box()
+        header = box.row()
+        header.prop(settings, "show_joints", icon="TRIA_DOWN" if settings.show_joints else "TRIA_RIGHT", emboss=False)
+        header.operator("zedo.auto_map_tracks", text="Auto-Map", icon="LINKED")
+        if settings.show_joints:
+            table = box.column(align=True)
+            table.use_property_split = True
+            for joint in range(NUM_JOINTS):
+                table.prop_search(
+                    settings, track_property_name(joint), tracking_object, "tracks", text=JOINT_LABELS[joint], icon="TRACKER"
+                )
+
+    if clip is not None and clip.size[0] > 0:
+        K, (width, height) = clip_intrinsics(clip)
+        box = layout.box()
+        box.label(text="Camera (from the clip's tracking camera)", icon="CAMERA_DATA")
+        grid = box.column(align=True)
+        grid.label(text=f"Focal length: {K[0, 0]:.1f} px")
+        grid.label(text=f"Principal point: {K[0, 2]:.1f}, {K[1, 2]:.1f} px")
+        grid.label(text=f"Image: {width} x {height} px, pixel aspect {clip.tracking.camera.pixel_aspect:.3f}")
+
+    col = layout.column(align=True)
+    col.prop(settings, "frame_start")
+    col.prop(settings, "frame_end")
+    row = layout.row(heading="Actor Height")
+    row.prop(settings, "use_actor_height", text="")
+    sub = row.row()
+    sub.active = settings.use_actor_height
+    sub.prop(settings, "actor_height", text="")
+
+    if run.running:
+        layout.progress(factor=run.progress, type="BAR", text=f"{run.status} {int(100 * run.progress)}%  (Esc cancels)")
+        return
+    reason = readiness(settings)
+    if reason is None and context.mode != "OBJECT":
+        reason = "Switch to Object Mode first"
+    column = layout.column()
+    column.scale_y = 1.5
+    column.enabled = reason is None
+    column.operator("zedo.estimate_pose", icon="ARMATURE_DATA")
+    if reason:
+        layout.label(text=reason, icon="INFO")
+
+
+class ZEDO_PT_clip_estimate(bpy.types.Panel):
+    bl_idname = "ZEDO_PT_clip_estimate"
+    bl_label = "Estimate 3D Pose"
+    bl_space_type = "CLIP_EDITOR"
+    bl_region_type = "UI"
+    bl_category = "ZeDO"
+
+    def draw(self, context: bpy.types.Context) -> None:
+        draw_estimate_ui(self.layout, context)
+
+
+class ZEDO_PT_view3d_estimate(bpy.types.Panel):
+    bl_idname = "ZEDO_PT_view3d_estimate"
+    bl_label = "Estimate 3D Pose"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "ZeDO"
+
+    def draw(self, context: bpy.types.Context) -> None:
+        draw_estimate_ui(self.layout, context)
+
+
+classes = (ZEDO_PT_clip_estimate, ZEDO_PT_view3d_estimate)
+
+
+def register() -> None:
+    for cls in classes:
+        bpy.utils.register_class(cls)
+
+
+def unregister() -> None:
+    for cls in reversed(classes):
+        bpy.utils.unregister_class(cls)
