@@ -132,15 +132,17 @@ def prepare(job: Job) -> PreparedInput:
         width, height = image_size
         focal = job.focal or 0.5 * max(width, height) / np.tan(np.deg2rad(DEFAULT_FIELD_OF_VIEW_DEG) / 2)
         K = np.array([[focal, 0.0, width / 2.0], [0.0, focal, height / 2.0], [0.0, 0.0, 1.0]])
-    elif image_size is None:
+    try:
+        checked = engine_module("inputs").validate_inputs(sequence.keypoints, K, sequence.confidence)
+    except ValueError as error:
+        raise BatchError(f"{job.input}: {error}") from error
+    if not checked.valid.any():
+        raise BatchError(f"{job.input}: every frame has fewer than 4 joints with confidence > 0: nothing to animate")
+    if image_size is None:  # principal point at the image centre
         K0 = K if K.ndim == 2 else K[0]
         image_size = (int(round(2 * K0[0, 2])), int(round(2 * K0[1, 2])))
     if job.actor_height is not None and not job.actor_height > 0:
         raise BatchError(f"--actor-height must be positive, got {job.actor_height}")
-    try:
-        engine_module("inputs").validate_inputs(sequence.keypoints, K, sequence.confidence)
-    except ValueError as error:
-        raise BatchError(f"{job.input}: {error}") from error
     return PreparedInput(sequence.keypoints, sequence.confidence, K, tuple(int(v) for v in image_size), sequence.fps)
 
 

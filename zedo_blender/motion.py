@@ -107,15 +107,41 @@ def standing_height(proportions: Proportions) -> float:
     return (chain - proportions.hip_offsets[:, 2].mean()) / (1.0 - ANKLE_HEIGHT_FRACTION)
 
 
-def estimate_up(poses_cam: np.ndarray) -> np.ndarray:
-    """The world's up direction in the camera frame: the mean of the unit spine (pelvis -> thorax)
-    and unit leg (mid-ankles -> mid-hips) directions over valid frames."""
-    good = poses_cam[valid_frames(poses_cam)]
-    spine = _unit(good[:, THORAX] - good[:, PELVIS])
-    legs = _unit(0.5 * (good[:, LEFT_HIP] + good[:, RIGHT_HIP]) - 0.5 * (good[:, LEFT_ANKLE] + good[:, RIGHT_ANKLE]))
+def _body_up(poses_cam: np.ndarray) -> np.ndarray:
+    spine = _unit(poses_cam[:, THORAX] - poses_cam[:, PELVIS])
+    legs = _unit(
+        0.5 * (poses_cam[:, LEFT_HIP] + poses_cam[:, RIGHT_HIP]) - 0.5 * (poses_cam[:, LEFT_ANKLE] + poses_cam[:, RIGHT_ANKLE])
+    )
     up = _unit((spine + legs).sum(axis=0))
-    if np.linalg.norm(up) < 0.5:
-        return np.array([0.0, -1.0, 0.0])  # no consensus: the camera's own up
+    return up if np.linalg.norm(up) > 0.5 else np.array([0.0, -1.0, 0.0])  # no consensus: the camera's up
+
+
+def estimate_up(poses_cam: np.ndarray, min_travel_m: float = 0.3, max_tilt_deg: float = 20.0) -> np.ndarray:
+    """The world's up direction in the camera frame.
+
+    First the body's own up (mean unit spine and leg directions over valid frames). When the person
+    travels, the lowest ankle of every frame traces the ground: the up is then tilted to be square
+    to that track (a plane fit when the track covers an area, else only along the travel
+    direction), so a walk stays on the ground plane instead of drifting up or down. A ground fit
+    more than ``max_tilt_deg`` away from the body's up is not trusted."""
+    good = poses_cam[valid_frames(poses_cam)]
+    body_up = _body_up(good)
+    ankles = good[:, [LEFT_ANKLE, RIGHT_ANKLE]]
+    feet = ankles[np.arange(len(good)), np.argmin(ankles @ body_up, axis=1)]
+    if len(feet) < 3:
+        return body_up
+    centred = feet - feet.mean(axis=0)
+    spread, axes = np.linalg.eigh(centred.T @ centred / len(feet))
+    spread = np.sqrt(np.maximum(spread, 0.0))
+    if spread[2] < min_travel_m:
+        return body_up
+    if spread[1] >= min_travel_m:
+        up = axes[:, 0] * np.sign(axes[:, 0] @ body_up)
+    else:
+        travel = axes[:, 2]
+        up = _unit(body_up - (body_up @ travel) * travel)
+    if np.degrees(np.arccos(np.clip(up @ body_up, -1.0, 1.0))) > max_tilt_deg:
+        return body_up
     return up
 
 
