@@ -10,8 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from zedo_core.layouts import LAYOUTS, to_h36m
 from zedo_core.lifting import LiftConfig, lift
 from zedo_core.prior import load_prior
+from zedo_core.skeleton import JOINT_NAMES as JOINTS
 
 from conftest import REPO_ROOT, synthetic_camera_data
 
@@ -188,3 +190,63 @@ def test_unwritable_output_is_an_error_line(tmp_path, tiny_prior_file):
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert lines[-1].startswith("error:") and "cannot write the output" in lines[-1]
+
+
+def _coco_from_h36m(kp17: np.ndarray) -> np.ndarray:
+    """COCO keypoints whose limbs and nose are the Human3.6M ones (eyes and ears near the head)."""
+    names = LAYOUTS["coco"].joint_names
+    coco = np.repeat(kp17[:, 10:11], 17, axis=1) + np.arange(17)[None, :, None]
+    for j, name in enumerate(names):
+        if name != "nose" and not any(part in name for part in ("eye", "ear")):
+            coco[:, j] = kp17[:, JOINTS.index(name)]
+    coco[:, names.index("nose")] = kp17[:, JOINTS.index("neck")]
+    return coco
+
+
+def test_lift_with_a_detector_layout(tmp_path, tiny_prior_file):
+    coco = _coco_from_h36m(KP)
+    conf = np.full((3, 17), 0.9)
+    conf[2, 3] = 0.0
+    src = write_npz(tmp_path / "in.npz", keypoints=coco, K=K, confidence=conf)
+    out = tmp_path / "out.npz"
+    proc = run_cli("lift", src, out, "--prior", tiny_prior_file, "--iterations", 5, "--layout", "coco")
+    assert proc.returncode == 0, proc.stderr
+    data = check_output(out, 3, 1)
+    kp17, conf17 = to_h36m(coco, conf, "coco")
+    expected = lift(load_prior(tiny_prior_file, device="cpu"), kp17, K, conf17, LiftConfig(iterations=5))
+    np.testing.assert_allclose(data["poses3d"], expected.poses3d, rtol=0, atol=1e-5)
+    # A 'layout' key in IN does the same without the option.
+    src = write_npz(tmp_path / "in2.npz", keypoints=coco, K=K, confidence=conf, layout="coco")
+    proc = run_cli("lift", src, tmp_path / "out2.npz", "--prior", tiny_prior_file, "--iterations", 5)
+    assert proc.returncode == 0, proc.stderr
+    np.testing.assert_allclose(check_output(tmp_path / "out2.npz", 3, 1)["poses3d"], data["poses3d"], rtol=0, atol=1e-6)
+
+
+BAD_LAYOUTS = {
+    "joints vs layout": (dict(keypoints=np.zeros((3, 25, 2)), K=K), ["--layout", "coco"], ["(N, 17, 2)", "'coco'", "body25"]),
+    "file vs option": (dict(keypoints=KP, K=K, layout="coco"), ["--layout", "h36m"], ["layout is 'coco'", "--layout h36m"]),
+    "unknown in file": (dict(keypoints=KP, K=K, layout="openpose"), [], ["key 'layout'", "'openpose'"]),
+    "confidence joints": (dict(keypoints=np.zeros((3, 25, 2)), K=K, confidence=np.ones((3, 17))), ["--layout", "body25"],
+                          ["confidence", "(3, 25)", "(3, 17)"]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(BAD_LAYOUTS))
+def test_bad_layouts_exit_2_with_one_error_line(tmp_path, tiny_prior_file, case):
+    arrays, options, words = BAD_LAYOUTS[case]
+    src = write_npz(tmp_path / "in.npz", **arrays)
+    proc = run_cli("lift", src, tmp_path / "out.npz", "--prior", tiny_prior_file, "--iterations", 5, *options)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:"), proc.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+    assert not (tmp_path / "out.npz").exists()
+
+
+def test_unknown_layout_option_is_a_usage_error(tmp_path):
+    src = write_npz(tmp_path / "in.npz", keypoints=KP, K=K)
+    proc = run_cli("lift", src, tmp_path / "out.npz", "--layout", "openpose")
+    assert proc.returncode == 2 and "invalid choice: 'openpose'" in proc.stderr and "body25" in proc.stderr
+    help_text = run_cli("lift", "--help").stdout
+    assert "--layout" in help_text and "mediapipe" in help_text

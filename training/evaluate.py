@@ -23,18 +23,17 @@ import numpy as np
 import torch
 
 from training.h36m import TEST_SUBJECTS, load_cameras, load_detections, load_poses, project
+from zedo_core.layouts import to_h36m
 from zedo_core.lifting import LiftConfig, lift
 from zedo_core.metrics import mpjpe, pa_mpjpe
 from zedo_core.prior import load_prior
 
-# Stacked-Hourglass (MPII 16) joint feeding each of the 17 joints; None = missing.
-# "usual": the mapping of the lifting literature (MPII thorax -> spine, upper neck -> thorax).
-# "thorax" (default): MPII thorax on the H36M thorax, which the data README measures about 10 px
-# apart (the usual mapping puts it on the spine, 40 px off); spine and neck/nose left missing.
-MPII_TO_H36M = {
-    "usual": (6, 2, 1, 0, 3, 4, 5, 7, 8, None, 9, 13, 14, 15, 12, 11, 10),
-    "thorax": (6, 2, 1, 0, 3, 4, 5, None, 7, None, 9, 13, 14, 15, 12, 11, 10),
-}
+# --mapping -> the zedo_core.layouts layout that adapts the Stacked-Hourglass (MPII 16) detections.
+# "thorax" (default, layout "mpii"): MPII thorax on the H36M thorax, which the data README measures
+# about 10 px apart (the usual mapping puts it on the spine, 40 px off); spine and neck/nose missing.
+# "usual" (layout "mpii_usual"): the lifting literature's mapping (MPII thorax -> spine, upper neck
+# -> thorax). The detections carry no confidences: every mapped joint gets 1.
+MAPPINGS = {"thorax": "mpii", "usual": "mpii_usual"}
 
 
 @dataclass
@@ -78,12 +77,8 @@ def build_samples(
                 det = detections[det_key]
                 idx = idx[idx < len(det)]
                 cam3d = cam3d[: len(idx)]
-                kp = np.zeros((len(idx), 17, 2))
-                conf = np.zeros((len(idx), 17))
-                for j, m in enumerate(MPII_TO_H36M[mapping]):
-                    if m is not None:
-                        kp[:, j] = det[idx, m]
-                        conf[:, j] = 1.0
+                kp, conf = to_h36m(det[idx], layout=MAPPINGS[mapping])
+                kp = np.where(conf[..., None] > 0, kp, 0.0)  # missing joints: 0 px with confidence 0
             keys += [f"{seq_key}/{cam_id}"] * len(idx)
             actions += [action_name(sequence)] * len(idx)
             frames.append(idx)
@@ -159,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iterations", type=int, default=LiftConfig.iterations)
     parser.add_argument("--stride", type=int, default=640, help="evaluate every STRIDE-th frame")
     parser.add_argument("--subjects", nargs="+", default=list(TEST_SUBJECTS), help="subjects to evaluate (default S9 S11)")
-    parser.add_argument("--mapping", choices=sorted(MPII_TO_H36M), default="thorax", help="detector joint mapping")
+    parser.add_argument("--mapping", choices=sorted(MAPPINGS), default="thorax", help="detector joint mapping")
     parser.add_argument("--limit", type=int, default=0, help="evaluate only the first LIMIT samples (smoke runs)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)

@@ -5,10 +5,15 @@
     >>> result = lift(prior, keypoints, K)         # keypoints (N,17,2) px, K (3,3) or (N,3,3)
     >>> result.poses3d                             # (N,17,3) metres, camera frame
 
-The engine never imports Blender; see ``zedo_blender`` for the add-on.
+Detector keypoints (COCO, OpenPose BODY_25, MediaPipe, MPII) reach the 17 joints through
+``to_h36m`` (``zedo_core.layouts``); ``read_keypoints`` reads them from files. The engine never
+imports Blender; see ``zedo_blender`` for the add-on.
 """
 
 from .inputs import InputError, validate_inputs
+from .joint_names import joint_aliases, match_joint
+from .keypoint_files import KeypointSequence, read_keypoints
+from .layouts import LAYOUTS, Layout, LayoutError, layout_for_joint_count, to_h36m
 from .lifting import LiftCancelled, LiftConfig, LiftResult, lift
 from .metrics import mpjpe, pa_mpjpe
 from .prior import PosePrior, PriorLoadError, load_prior
@@ -17,6 +22,10 @@ from .skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS
 __all__ = [
     "InputError",
     "JOINT_NAMES",
+    "KeypointSequence",
+    "LAYOUTS",
+    "Layout",
+    "LayoutError",
     "LiftCancelled",
     "LiftConfig",
     "LiftResult",
@@ -24,10 +33,15 @@ __all__ = [
     "PARENTS",
     "PosePrior",
     "PriorLoadError",
+    "joint_aliases",
+    "layout_for_joint_count",
     "lift",
     "load_prior",
+    "match_joint",
     "mpjpe",
     "pa_mpjpe",
+    "read_keypoints",
+    "to_h36m",
     "validate_inputs",
 ]
 __version__ = "0.1.0"

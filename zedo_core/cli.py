@@ -1,6 +1,9 @@
 """Command line: ``python -m zedo_core lift IN.npz OUT.npz [options]``.
 
 IN holds ``keypoints`` (N,17,2) px, ``K`` (3,3) or (N,3,3) and optionally ``confidence`` (N,17).
+With ``--layout`` (or a ``layout`` string in IN) the keypoints may be another detector's (N,J,2)
+and confidence (N,J): coco (17), body25 (25), coco18 (18), mediapipe (33), mpii (16); they are
+adapted to the 17 joints first (zedo_core.layouts).
 OUT gets ``poses3d`` (N,17,3) metres (camera frame, translation included), ``hypotheses``
 (N,S,17,3) and ``reprojection_error_px`` (N,S). Bad input exits with status 2 and one line.
 """
@@ -20,6 +23,8 @@ from typing import TextIO
 import numpy as np
 
 from .inputs import InputError
+from .keypoint_files import stored_layout
+from .layouts import LAYOUTS, to_h36m
 from .lifting import LiftConfig, lift
 from .prior import PriorLoadError, load_prior, resolve_device
 
@@ -86,8 +91,22 @@ def check_output_path(path: Path) -> None:
         raise InputError(f"{path}: cannot write the output (a folder, or its folder is not writable)")
 
 
+def input_layout(path: Path, data: dict[str, np.ndarray], requested: str | None) -> str:
+    """The layout of IN's keypoints: ``--layout``, else IN's ``layout`` key, else "h36m"."""
+    if "layout" not in data:
+        return requested or "h36m"
+    stored = stored_layout(path, data["layout"])
+    if requested is not None and requested != stored:
+        raise InputError(f"{path}: the file's layout is {stored!r} but --layout {requested} was given")
+    return stored
+
+
 def _lift_command(args: argparse.Namespace) -> int:
     data = read_input(args.input)
+    layout = input_layout(args.input, data, args.layout)
+    keypoints, confidence = data["keypoints"], data.get("confidence")
+    if layout != "h36m":
+        keypoints, confidence = to_h36m(keypoints, confidence, layout)
     check_output_path(args.output)
     config = LiftConfig(hypotheses=args.hypotheses, iterations=args.iterations, seed=args.seed)
     prior = load_prior(args.prior, device=resolve_device(args.device))
@@ -95,7 +114,7 @@ def _lift_command(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            result = lift(prior, data["keypoints"], data["K"], data.get("confidence"), config, progress=bar)
+            result = lift(prior, keypoints, data["K"], confidence, config, progress=bar)
         finally:
             bar.close()
     for w in caught:
@@ -129,6 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     lift_parser.add_argument("--iterations", type=int, default=LiftConfig.iterations, metavar="N")
     lift_parser.add_argument("--seed", type=int, default=LiftConfig.seed, metavar="K")
     lift_parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    lift_parser.add_argument(
+        "--layout", choices=list(LAYOUTS), default=None,
+        help="keypoint layout of IN (default: IN's 'layout' key, else h36m)",
+    )
     lift_parser.add_argument("--prior", type=Path, default=None, help=argparse.SUPPRESS)
     lift_parser.set_defaults(handler=_lift_command)
     return parser
