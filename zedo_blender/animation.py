@@ -31,7 +31,9 @@ class ActionWriter:
     def curve(self, data_path: str, index: int, group: str, frames: np.ndarray, values: np.ndarray) -> bpy.types.FCurve:
         """Add an F-curve keyed at ``frames`` with ``values`` (1-D arrays of equal length)."""
         if self._channels is not None:
-            fcurve = self._channels.fcurves.new(data_path, index=index, group_name=group)
+            fcurve = self._channels.fcurves.new(data_path, index=index)
+            groups = self._channels.groups
+            fcurve.group = groups.get(group) or groups.new(group)  # 4.4/4.5 have no group_name argument
         else:
             fcurve = self.action.fcurves.new(data_path, index=index, action_group=group)
         coords = np.empty(2 * len(frames), dtype=np.float32)

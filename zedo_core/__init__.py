@@ -10,14 +10,60 @@ Detector keypoints (COCO, OpenPose BODY_25, MediaPipe, MPII) reach the 17 joints
 imports Blender; see ``zedo_blender`` for the add-on.
 """
 
-from .inputs import InputError, validate_inputs
-from .joint_names import joint_aliases, match_joint
-from .keypoint_files import KeypointSequence, read_keypoints
-from .layouts import LAYOUTS, Layout, LayoutError, layout_for_joint_count, to_h36m
-from .lifting import LiftCancelled, LiftConfig, LiftResult, lift
-from .metrics import mpjpe, pa_mpjpe
-from .prior import PosePrior, PriorLoadError, load_prior
-from .skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS
+import importlib
+from typing import TYPE_CHECKING
+
+# Public name -> defining module. Imported on first use (PEP 562), so the torch-free parts
+# (layouts, keypoint files, joint names, skeleton) load without importing torch: the Blender
+# add-on draws its panels and reads files before anyone asks for a pose.
+_EXPORTS = {
+    "InputError": "inputs",
+    "validate_inputs": "inputs",
+    "joint_aliases": "joint_names",
+    "match_joint": "joint_names",
+    "KeypointSequence": "keypoint_files",
+    "read_keypoints": "keypoint_files",
+    "LAYOUTS": "layouts",
+    "Layout": "layouts",
+    "LayoutError": "layouts",
+    "layout_for_joint_count": "layouts",
+    "to_h36m": "layouts",
+    "LiftCancelled": "lifting",
+    "LiftConfig": "lifting",
+    "LiftResult": "lifting",
+    "lift": "lifting",
+    "mpjpe": "metrics",
+    "pa_mpjpe": "metrics",
+    "PosePrior": "prior",
+    "PriorLoadError": "prior",
+    "load_prior": "prior",
+    "JOINT_NAMES": "skeleton",
+    "NUM_JOINTS": "skeleton",
+    "PARENTS": "skeleton",
+}
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_EXPORTS))
+
+
+if TYPE_CHECKING:  # for type checkers and IDEs
+    from .inputs import InputError, validate_inputs
+    from .joint_names import joint_aliases, match_joint
+    from .keypoint_files import KeypointSequence, read_keypoints
+    from .layouts import LAYOUTS, Layout, LayoutError, layout_for_joint_count, to_h36m
+    from .lifting import LiftCancelled, LiftConfig, LiftResult, lift
+    from .metrics import mpjpe, pa_mpjpe
+    from .prior import PosePrior, PriorLoadError, load_prior
+    from .skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS
 
 __all__ = [
     "InputError",

@@ -10,7 +10,7 @@ import pytest
 from bpy_extras.object_utils import world_to_camera_view
 from mathutils import Vector
 
-from conftest import EXAMPLE, data_counts, make_clip
+from addon.helpers import EXAMPLE, data_counts, make_clip
 from zedo_blender import estimate, ui
 from zedo_blender.jobs import EngineJob
 from zedo_blender.result import apply_motion

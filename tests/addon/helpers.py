@@ -1,33 +1,14 @@
-"""Fixtures for the add-on tests: real headless Blender (the PyPI ``bpy`` module)."""
+"""Helpers shared by the add-on tests (imported by name: pytest's conftest modules are not)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import bpy
 import numpy as np
-import pytest
-
-bpy = pytest.importorskip("bpy", reason="the bpy module (headless Blender) is not installed: pip install bpy")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO_ROOT / "examples" / "walking_example.npz"
-
-
-@pytest.fixture(scope="session")
-def addon():
-    """The add-on, registered once for the session (as Blender does when it is enabled)."""
-    import zedo_blender
-
-    zedo_blender.register()
-    yield zedo_blender
-    zedo_blender.unregister()
-
-
-@pytest.fixture
-def empty_scene(addon):
-    """A factory-fresh empty scene for each test."""
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    return bpy.context.scene
 
 
 def make_clip(directory: Path, size: tuple[int, int], name: str = "footage") -> "bpy.types.MovieClip":
@@ -46,9 +27,3 @@ def data_counts() -> dict[str, int]:
     """How many of each kind of data-block the file holds (to prove nothing was added)."""
     kinds = ("objects", "armatures", "actions", "cameras", "collections", "movieclips")
     return {kind: len(getattr(bpy.data, kind)) for kind in kinds}
-
-
-@pytest.fixture(scope="session")
-def example():
-    with np.load(EXAMPLE) as data:
-        return {k: data[k] for k in data.files}

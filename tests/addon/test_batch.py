@@ -10,7 +10,7 @@ import bpy
 import numpy as np
 import pytest
 
-from conftest import EXAMPLE, REPO_ROOT
+from addon.helpers import EXAMPLE, REPO_ROOT
 from zedo_blender import batch
 from zedo_blender.skeleton import BONE_NAMES
 
