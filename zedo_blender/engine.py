@@ -6,6 +6,7 @@ PyTorch is not installed.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 from dataclasses import dataclass
@@ -27,6 +28,14 @@ def _engine_package() -> str:
 def engine_module(name: str) -> ModuleType:
     """A torch-free engine module (``"skeleton"``, ``"layouts"``, ``"keypoint_files"``...)."""
     return importlib.import_module(f"{_engine_package()}.{name}")
+
+
+@functools.cache
+def torch_missing_reason() -> str | None:
+    """Why the engine cannot run here (PyTorch not installed), or None; cheap after the first call."""
+    if importlib.util.find_spec("torch") is None:
+        return "PyTorch is not installed: install the ZeDO extension build for your platform"
+    return None
 
 
 def core() -> ModuleType:
