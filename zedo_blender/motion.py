@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .engine import engine_module
 from .skeleton import (
     BONE_NAMES,
     BONES,
@@ -31,8 +32,8 @@ from .skeleton import (
     THORAX,
 )
 
-# Ankle joint above the sole, as a fraction of standing height (about 8 cm at 1.75 m).
-ANKLE_HEIGHT_FRACTION = 0.046
+# Ankle joint above the sole, as a fraction of standing height (the engine's definition of height).
+ANKLE_HEIGHT_FRACTION: float = engine_module("scale").ANKLE_HEIGHT_FRACTION
 
 # Blender's camera looks down its local -Z with +Y up; the engine's camera looks down +z, y down.
 CV_TO_BLENDER_CAMERA = np.diag([1.0, -1.0, -1.0])

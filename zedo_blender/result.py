@@ -12,6 +12,7 @@ import bpy
 import numpy as np
 
 from . import motion
+from .engine import engine_module
 from .rig import create_armature, key_motion
 from .scene_camera import create_camera, match_render_size
 
@@ -61,10 +62,8 @@ def apply_motion(
     K0 = K0[int(np.argmax(valid))] if K0.ndim == 3 else K0
     scale = 1.0
     if actor_height is not None:
-        if not actor_height > 0:
-            raise ValueError(f"actor height must be positive, got {actor_height}")
-        scale = actor_height / motion.standing_height(motion.body_proportions(poses_cam))
-    frame = motion.scene_frame(poses_cam, scale)
+        poses_cam, scale = engine_module("scale").scale_to_height(poses_cam, actor_height)
+    frame = motion.scene_frame(poses_cam)
     world = frame.to_world(poses_cam)
     proportions = motion.body_proportions(world)
     rest = motion.rest_joints(proportions)
