@@ -29,9 +29,6 @@ import numpy as np  # noqa: E402
 from .engine import EstimateSettings, engine_module, estimate  # noqa: E402
 from .result import apply_motion  # noqa: E402
 
-DEFAULT_FIELD_OF_VIEW_DEG = 55.0
-
-
 class BatchError(Exception):
     """Bad input or arguments: reported as one line, exit status 2."""
 
@@ -44,6 +41,7 @@ class Job:
     fbx: Path | None
     layout: str | None
     focal: float | None
+    fov: float | None
     image_size: tuple[int, int] | None
     actor_height: float | None
 
@@ -61,6 +59,7 @@ def _global_parser() -> argparse.ArgumentParser:
 def _add_job_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layout", default=None, help="keypoint layout (h36m, coco, body25, mediapipe, mpii...)")
     parser.add_argument("--focal", type=float, default=None, help="focal length in pixels when the input has no K")
+    parser.add_argument("--fov", type=float, default=None, help="horizontal field of view (degrees) when the input has no K (default 60)")
     parser.add_argument("--image-size", type=int, nargs=2, metavar=("W", "H"), default=None)
     parser.add_argument("--actor-height", type=float, default=None, help="actor's standing height in metres")
 
@@ -98,7 +97,7 @@ def parse_args(argv: list[str]) -> tuple[EstimateSettings, list[Job]]:
         jobs.append(
             Job(
                 input=part.input, output=part.output, bvh=part.bvh, fbx=part.fbx, layout=pick("layout"),
-                focal=pick("focal"), image_size=tuple(pick("image_size")) if pick("image_size") else None,
+                focal=pick("focal"), fov=pick("fov"), image_size=tuple(pick("image_size")) if pick("image_size") else None,
                 actor_height=pick("actor_height"),
             )
         )
@@ -129,9 +128,13 @@ def prepare(job: Job) -> PreparedInput:
     if K is None:
         if image_size is None:
             raise BatchError(f"{job.input}: has no camera K and no image size: pass --image-size W H (and --focal PX if known)")
-        width, height = image_size
-        focal = job.focal or 0.5 * max(width, height) / np.tan(np.deg2rad(DEFAULT_FIELD_OF_VIEW_DEG) / 2)
-        K = np.array([[focal, 0.0, width / 2.0], [0.0, focal, height / 2.0], [0.0, 0.0, 1.0]])
+        intrinsics = engine_module("intrinsics")
+        try:
+            K = intrinsics.intrinsics_from_fov(image_size, job.fov or intrinsics.DEFAULT_FOV_DEG)
+        except ValueError as error:
+            raise BatchError(f"{job.input}: {error}") from error
+        if job.focal is not None:
+            K[0, 0] = K[1, 1] = job.focal
     try:
         checked = engine_module("inputs").validate_inputs(sequence.keypoints, K, sequence.confidence)
     except ValueError as error:

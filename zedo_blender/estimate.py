@@ -10,7 +10,8 @@ import numpy as np
 from .engine import EstimateSettings, estimate, torch_missing_reason
 from .result import SceneResult, apply_motion
 from .skeleton import JOINT_LABELS
-from .tracks import clip_intrinsics, read_keypoints
+from .engine import engine_module
+from .tracks import clip_camera_is_default, clip_intrinsics, read_keypoints
 
 MIN_JOINTS = 4
 
@@ -62,6 +63,30 @@ def readiness(settings) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class CameraChoice:
+    """The intrinsics a run will use, and how they were found (shown in the panel)."""
+
+    K: np.ndarray
+    image_size: tuple[int, int]
+    calibrated: bool
+    description: str
+
+
+def choose_camera(settings) -> CameraChoice:
+    """The clip camera's intrinsics, or a field-of-view guess for uncalibrated footage."""
+    K, image_size = clip_intrinsics(settings.clip)
+    use_clip = settings.camera_source == "CLIP" or (
+        settings.camera_source == "AUTO" and not clip_camera_is_default(settings.clip)
+    )
+    if use_clip:
+        return CameraChoice(K, image_size, True, f"Clip camera: focal length {K[0, 0]:.0f} px")
+    fov_deg = float(np.degrees(settings.field_of_view))
+    guessed = engine_module("intrinsics").intrinsics_from_fov(image_size, fov_deg)
+    why = "the clip camera is not set up" if settings.camera_source == "AUTO" else "chosen"
+    return CameraChoice(guessed, image_size, False, f"Guessed from a {fov_deg:.0f}° field of view ({why}): {guessed[0, 0]:.0f} px")
+
+
 def gather_request(context: bpy.types.Context, settings, engine_settings: EstimateSettings) -> EstimateRequest:
     """Read markers and the camera from the scene; raises :class:`NotReady` with the reason."""
     reason = readiness(settings)
@@ -69,7 +94,8 @@ def gather_request(context: bpy.types.Context, settings, engine_settings: Estima
         raise NotReady(reason)
     clip = settings.clip
     tracking_object = settings.tracking_object_data()
-    K, image_size = clip_intrinsics(clip)
+    camera = choose_camera(settings)
+    K, image_size = camera.K, camera.image_size
     keypoints, confidence = read_keypoints(
         clip, tracking_object.tracks, settings.track_names(), settings.frame_start, settings.frame_end
     )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
 import bpy
-from bpy.props import BoolProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
 from .skeleton import JOINT_LABELS, JOINT_NAMES
 
@@ -35,6 +37,19 @@ class ZEDO_PG_settings(bpy.types.PropertyGroup):
     actor_height: FloatProperty(
         name="Height", default=1.75, min=0.3, soft_min=1.0, soft_max=2.2, max=3.0, unit="LENGTH",
         description="Standing height of the actor (without it, the prior's average adult is assumed)",
+    )
+    camera_source: EnumProperty(
+        name="Focal Length",
+        items=(
+            ("AUTO", "Auto", "The clip's tracking camera when it has been set up, else a guess from the field of view"),
+            ("CLIP", "Clip Camera", "Focal length and principal point of the clip's tracking camera"),
+            ("FOV", "Field of View", "Guess the focal length from a horizontal field of view (uncalibrated footage)"),
+        ),
+        default="AUTO",
+    )
+    field_of_view: FloatProperty(
+        name="Field of View", default=math.radians(60.0), min=math.radians(10.0), max=math.radians(150.0),
+        subtype="ANGLE", description="Horizontal field of view assumed for uncalibrated footage",
     )
     show_joints: BoolProperty(name="Joint Tracks", default=True)
 

@@ -29,6 +29,16 @@ def clip_intrinsics(clip: bpy.types.MovieClip) -> tuple[np.ndarray, tuple[int, i
     return K, (width, height)
 
 
+# A clip camera still at these values has most likely never been calibrated.
+BLENDER_DEFAULT_FOCAL_MM, BLENDER_DEFAULT_SENSOR_MM = 24.0, 35.0
+
+
+def clip_camera_is_default(clip: bpy.types.MovieClip) -> bool:
+    """True when the clip's tracking camera still has Blender's default focal length and sensor."""
+    camera = clip.tracking.camera
+    return abs(camera.focal_length - BLENDER_DEFAULT_FOCAL_MM) < 1e-4 and abs(camera.sensor_width - BLENDER_DEFAULT_SENSOR_MM) < 1e-4
+
+
 def read_keypoints(
     clip: bpy.types.MovieClip,
     tracks: bpy.types.bpy_prop_collection,

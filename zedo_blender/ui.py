@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import bpy
 
-from .estimate import readiness
+from .estimate import choose_camera, readiness
 from .properties import track_property_name
 from .skeleton import JOINT_LABELS, NUM_JOINTS
-from .tracks import clip_intrinsics
 
 
 def draw_estimate_ui(layout: bpy.types.UILayout, context: bpy.types.Context, show_joints: bool = True) -> None:
@@ -38,13 +37,18 @@ def draw_estimate_ui(layout: bpy.types.UILayout, context: bpy.types.Context, sho
                 )
 
     if clip is not None and clip.size[0] > 0:
-        K, (width, height) = clip_intrinsics(clip)
+        camera = choose_camera(settings)
         box = layout.box()
-        box.label(text="Camera (from the clip's tracking camera)", icon="CAMERA_DATA")
-        grid = box.column(align=True)
-        grid.label(text=f"Focal length: {K[0, 0]:.1f} px")
-        grid.label(text=f"Principal point: {K[0, 2]:.1f}, {K[1, 2]:.1f} px")
-        grid.label(text=f"Image: {width} x {height} px, pixel aspect {clip.tracking.camera.pixel_aspect:.3f}")
+        box.prop(settings, "camera_source")
+        if settings.camera_source != "CLIP":
+            row = box.row()
+            row.active = not camera.calibrated
+            row.prop(settings, "field_of_view")
+        box.label(text=camera.description, icon="CAMERA_DATA" if camera.calibrated else "ERROR")
+        if not camera.calibrated:
+            box.label(text="Set the focal length under Track > Camera for true depth")
+        K, (width, height) = camera.K, camera.image_size
+        box.label(text=f"Principal point {K[0, 2]:.0f}, {K[1, 2]:.0f} px; image {width} x {height} px")
 
     col = layout.column(align=True)
     col.prop(settings, "frame_start")

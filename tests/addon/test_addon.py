@@ -256,3 +256,22 @@ def test_keys_every_bone_as_quaternions(empty_scene, example):
     result = apply_motion(bpy.context, example["true_poses3d"], example["K"], (1920, 1080), 1)
     assert _key_count(result.action) == 90 * (4 * len(BONES) + 3)
     assert all(pb.rotation_mode == "QUATERNION" for pb in result.armature.pose.bones)
+
+
+def test_uncalibrated_clip_camera_falls_back_to_a_field_of_view_guess(empty_scene, tmp_path):
+    clip = make_clip(tmp_path, (1000, 500))
+    empty_scene.zedo.clip = clip
+    choice = estimate.choose_camera(empty_scene.zedo)
+    assert not choice.calibrated and "field of view" in choice.description
+    assert choice.K[0, 0] == pytest.approx(500 / np.tan(np.radians(30)))
+    clip.tracking.camera.focal_length = 50.0
+    assert estimate.choose_camera(empty_scene.zedo).calibrated
+    empty_scene.zedo.camera_source = "FOV"
+    assert not estimate.choose_camera(empty_scene.zedo).calibrated
+
+
+def test_actor_height_scales_the_rig(empty_scene, example):
+    result = apply_motion(bpy.context, example["true_poses3d"], example["K"], (1920, 1080), 1, actor_height=1.95)
+    assert abs(result.height_m - 1.95) < 0.05
+    with pytest.raises(ValueError, match="height"):
+        apply_motion(bpy.context, example["true_poses3d"], example["K"], (1920, 1080), 1, actor_height=0.0)

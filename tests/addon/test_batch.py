@@ -107,3 +107,22 @@ def test_failed_batch_keeps_existing_output(capsys, tmp_path, addon):
     out.write_bytes(b"user's file")
     _bad(capsys, "--input", str(tmp_path / "missing.npz"), "--output", str(out))
     assert out.read_bytes() == b"user's file"
+
+
+def test_bad_layout_joint_count_and_height_exit_2(capsys, tmp_path, addon):
+    out = tmp_path / "out.blend"
+    assert "layout" in _bad(capsys, "--input", str(EXAMPLE), "--layout", "nosuch", "--output", str(out))
+    K = np.array([[1000.0, 0, 500], [0, 1000, 500], [0, 0, 1]])
+    np.savez(tmp_path / "twenty.npz", keypoints=np.full((3, 20, 2), 100.0), K=K)
+    assert "20" in _bad(capsys, "--input", str(tmp_path / "twenty.npz"), "--output", str(out))
+    assert "height" in _bad(capsys, "--input", str(EXAMPLE), "--actor-height", "0", "--output", str(out))
+    assert not out.exists()
+
+
+def test_uncalibrated_input_gets_the_field_of_view_guess(tmp_path, addon):
+    with np.load(EXAMPLE) as data:
+        keypoints = data["keypoints"][:5]
+    np.savez(tmp_path / "nok.npz", keypoints=keypoints, image_size=np.array([1920, 1080]))
+    settings, jobs = batch.parse_args(["--input", str(tmp_path / "nok.npz"), "--fov", "90", "--output", str(tmp_path / "o.blend")])
+    prepared = batch.prepare(jobs[0])
+    assert prepared.K[0, 0] == pytest.approx(960.0) and prepared.image_size == (1920, 1080)
