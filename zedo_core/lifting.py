@@ -9,7 +9,14 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .geometry import project_onto_rays, reprojection_error_px, rotation_grid, solve_translation, unit_rays
+from .geometry import (
+    project_onto_rays,
+    refine_translation_px,
+    reprojection_error_px,
+    rotation_grid,
+    solve_translation,
+    unit_rays,
+)
 from .initialization import adam_reference_start, grid_search_start
 from .inputs import LiftInputs, validate_inputs
 from .prior import PosePrior
@@ -52,6 +59,14 @@ class LiftConfig:
     yaw_steps: int = 24
     pitch_deg: tuple[float, ...] = (-15.0, 0.0, 15.0)
     roll_deg: tuple[float, ...] = (0.0,)
+    # Focal-length continuation (ours, not in the paper): the loop's rays start from a camera whose
+    # focal length is this fraction of the true one and reach the true camera at the last
+    # iteration. Measured on held-out S8 (README): 72.5 -> 61.8 mm MPJPE, and it removes most of
+    # the depth bias; 1.0 turns it off. The initial pose search always uses the true camera.
+    focal_anneal_start: float = 0.6
+    # Gauss-Newton steps on the pixel error after each closed-form translation in the loop (the
+    # closed form alone pulls the person towards the camera); 0 = the paper's closed form only.
+    translation_refinement: int = 1
     # After the loop, move joints onto their rays (exact 2D fit); off keeps the prior's last word.
     final_ray_projection: bool = False
     # How several hypotheses become one answer without ground truth: "prior" (the pose the prior
@@ -77,6 +92,10 @@ class LiftConfig:
             raise ValueError(f"initial_search must be 'grid' or 'adam', got {self.initial_search!r}")
         if not 0.0 <= self.warmup_fraction <= 1.0:
             raise ValueError(f"warmup_fraction must lie in [0, 1], got {self.warmup_fraction}")
+        if not self.focal_anneal_start > 0.0:
+            raise ValueError(f"focal_anneal_start must be > 0, got {self.focal_anneal_start}")
+        if self.translation_refinement < 0:
+            raise ValueError(f"translation_refinement must be >= 0, got {self.translation_refinement}")
 
 
 @dataclass(frozen=True)
@@ -110,6 +129,14 @@ def initial_poses(prior: PosePrior, count: int, seed: int) -> torch.Tensor:
     return largest[torch.as_tensor(index, device=largest.device)]
 
 
+def _with_focal_scaled(K: torch.Tensor, scale: float) -> torch.Tensor:
+    """``K`` with both focal lengths multiplied by ``scale`` (principal point unchanged)."""
+    scaled = K.clone()
+    scaled[..., 0, 0] *= scale
+    scaled[..., 1, 1] *= scale
+    return scaled
+
+
 def _optimise_chunk(
     prior: PosePrior,
     templates: torch.Tensor,
@@ -134,10 +161,19 @@ def _optimise_chunk(
     warmup = int(round(config.warmup_fraction * n))
     dt = config.step_size if config.step_size is not None else 1.0 / max(n, 1)
     times = np.linspace(config.t_max, config.t_min, n) if n > 1 else np.full(n, config.t_max)
+    focal_scales = np.linspace(config.focal_anneal_start, 1.0, n) if n > 1 else np.ones(n)
+    loop_K, loop_rays = K, rays
     for i in range(n):
+        if focal_scales[i] != 1.0:
+            loop_K = _with_focal_scaled(K, float(focal_scales[i]))
+            loop_rays = unit_rays(keypoints, torch.linalg.inv(loop_K))
+        else:
+            loop_K, loop_rays = K, rays
         if i >= warmup:
-            translation = solve_translation(pose, rays, weights)
-        pose = project_onto_rays(pose, translation, rays, visible)
+            translation = solve_translation(pose, loop_rays, weights)
+            if config.translation_refinement:
+                translation = refine_translation_px(pose, translation, keypoints, loop_K, weights, config.translation_refinement)
+        pose = project_onto_rays(pose, translation, loop_rays, visible)
         # Keep the prior's input pelvis-relative; the pelvis offset moves into the translation.
         translation = translation + pose[:, 0]
         pose = prior.denoise(pose - pose[:, :1], float(times[i]), dt)
@@ -145,6 +181,8 @@ def _optimise_chunk(
         on_iteration()
     if n > warmup:
         translation = solve_translation(pose, rays, weights)
+        if config.translation_refinement:
+            translation = refine_translation_px(pose, translation, keypoints, K, weights, config.translation_refinement)
     if config.final_ray_projection:
         pose = project_onto_rays(pose, translation, rays, visible)
     absolute = pose + translation[:, None, :]
