@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     if set(args.subjects) - set(TRAIN_SUBJECTS):
         parser.error("design choices are measured on training subjects only, never on S9/S11")
     samples = build_samples(args.data, "gt", 640, subjects=tuple(args.subjects))
-    idx = np.random.default_rng(0).choice(len(samples.keys), args.samples, replace=False)
+    idx = np.random.default_rng(0).choice(len(samples.keys), min(args.samples, len(samples.keys)), replace=False)
     gt = samples.gt3d[idx]
     prior = load_prior(args.prior, device=args.device)
     report = {}

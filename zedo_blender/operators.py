@@ -8,7 +8,6 @@ from . import estimate as estimate_module
 from .engine import EngineUnavailable
 from .jobs import EngineJob
 from .preferences import estimate_settings
-from .properties import track_property_name
 from .skeleton import NUM_JOINTS
 
 
@@ -64,6 +63,9 @@ class ZEDO_OT_estimate_pose(bpy.types.Operator):
             result = estimate_module.apply_request(context, request, lift_result)
         except ValueError as error:
             self.report({"ERROR"}, str(error))
+            return {"CANCELLED"}
+        except ReferenceError:  # the clip was deleted while the engine ran
+            self.report({"ERROR"}, "The movie clip was removed during the estimate: nothing was added")
             return {"CANCELLED"}
         warning = estimate_module.skipped_frames_message(request, lift_result)
         if warning:
@@ -159,18 +161,9 @@ class ZEDO_OT_auto_map_tracks(bpy.types.Operator):
         return True
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        from .engine import engine_module
-
-        match_joint = engine_module("joint_names").match_joint
         settings = context.scene.zedo
-        found: dict[int, str] = {}
-        for track in settings.tracking_object_data().tracks:
-            joint = match_joint(track.name)
-            if joint is not None and joint not in found:
-                found[joint] = track.name
-        for joint, name in found.items():
-            setattr(settings, track_property_name(joint), name)
-        self.report({"INFO"}, f"Mapped {len(found)} of {NUM_JOINTS} joints from track names")
+        mapped = settings.auto_map(settings.tracking_object_data().tracks)
+        self.report({"INFO"}, f"Mapped {mapped} of {NUM_JOINTS} joints from track names")
         return {"FINISHED"}
 
 

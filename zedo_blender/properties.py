@@ -7,6 +7,7 @@ import math
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
+from .engine import engine_module
 from .skeleton import JOINT_LABELS, JOINT_NAMES
 
 
@@ -23,11 +24,21 @@ def _on_clip_changed(settings: "ZEDO_PG_settings", context: bpy.types.Context) -
             settings.tracking_object = clip.tracking.objects.active.name
 
 
+def _on_tracking_object_changed(settings: "ZEDO_PG_settings", context: bpy.types.Context) -> None:
+    """A fresh mapping is filled from track names; one the user has started is left alone."""
+    tracking_object = settings.tracking_object_data()
+    if tracking_object is not None and not any(settings.track_names()):
+        settings.auto_map(tracking_object.tracks)
+
+
 class ZEDO_PG_settings(bpy.types.PropertyGroup):
     """What to estimate: which clip, which tracks are which joints, which frames, how tall."""
 
     clip: PointerProperty(name="Clip", type=bpy.types.MovieClip, update=_on_clip_changed)
-    tracking_object: StringProperty(name="Tracking Object", description="The tracking object holding one person's tracks")
+    tracking_object: StringProperty(
+        name="Tracking Object", description="The tracking object holding one person's tracks",
+        update=_on_tracking_object_changed,
+    )
     frame_start: IntProperty(name="Start", default=1, description="First scene frame to estimate")
     frame_end: IntProperty(name="End", default=250, description="Last scene frame to estimate")
     use_actor_height: BoolProperty(
@@ -62,6 +73,18 @@ class ZEDO_PG_settings(bpy.types.PropertyGroup):
 
     def track_names(self) -> list[str]:
         return [getattr(self, track_property_name(j)) for j in range(len(JOINT_NAMES))]
+
+    def auto_map(self, tracks: bpy.types.bpy_prop_collection) -> int:
+        """Map joints to tracks by name (first match wins); returns how many joints were mapped."""
+        match_joint = engine_module("joint_names").match_joint
+        found: dict[int, str] = {}
+        for track in tracks:
+            joint = match_joint(track.name)
+            if joint is not None and joint not in found:
+                found[joint] = track.name
+        for joint, name in found.items():
+            setattr(self, track_property_name(joint), name)
+        return len(found)
 
     def tracking_object_data(self) -> bpy.types.MovieTrackingObject | None:
         if self.clip is None:

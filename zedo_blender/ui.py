@@ -20,6 +20,8 @@ def draw_estimate_ui(layout: bpy.types.UILayout, context: bpy.types.Context, sho
     col.template_ID(settings, "clip", open="clip.open")
     clip = settings.clip
     if clip is not None:
+        col.operator("zedo.import_keypoints", text="Import 2D Keypoints…", icon="IMPORT")
+    if clip is not None:
         col.prop_search(settings, "tracking_object", clip.tracking, "objects", icon="OBJECT_DATA")
 
     tracking_object = settings.tracking_object_data()

@@ -275,3 +275,18 @@ def test_actor_height_scales_the_rig(empty_scene, example):
     assert abs(result.height_m - 1.95) < 0.05
     with pytest.raises(ValueError, match="height"):
         apply_motion(bpy.context, example["true_poses3d"], example["K"], (1920, 1080), 1, actor_height=0.0)
+
+
+def test_tracks_named_like_joints_are_mapped_automatically(empty_scene, tmp_path):
+    clip = make_clip(tmp_path, (640, 480))
+    tracks = clip.tracking.objects.active.tracks
+    for name in ("LeftShoulder", "r_knee", "Hips", "mixamorig:Head", "something_else"):
+        tracks.new(name=name, frame=1)
+    empty_scene.zedo.clip = clip  # picks the active tracking object, which fills the empty table
+    settings = empty_scene.zedo
+    assert settings.track_left_shoulder == "LeftShoulder" and settings.track_right_knee == "r_knee"
+    assert settings.track_pelvis == "Hips" and settings.track_head == "mixamorig:Head"
+    settings.track_pelvis = ""
+    settings.tracking_object = settings.tracking_object  # a started mapping is left alone
+    assert settings.track_pelvis == ""
+    assert bpy.ops.zedo.auto_map_tracks() == {"FINISHED"} and settings.track_pelvis == "Hips"

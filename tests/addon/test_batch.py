@@ -126,3 +126,22 @@ def test_uncalibrated_input_gets_the_field_of_view_guess(tmp_path, addon):
     settings, jobs = batch.parse_args(["--input", str(tmp_path / "nok.npz"), "--fov", "90", "--output", str(tmp_path / "o.blend")])
     prepared = batch.prepare(jobs[0])
     assert prepared.K[0, 0] == pytest.approx(960.0) and prepared.image_size == (1920, 1080)
+
+
+def test_script_mode_as_blender_runs_it(tmp_path):
+    """`blender -b --python zedo_blender/batch.py -- ARGS` runs the file as a script (no package):
+    the same converter, arguments after `--`."""
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    env.pop("PYTHONPATH", None)
+    script = str(REPO_ROOT / "zedo_blender" / "batch.py")
+    ok = subprocess.run(
+        [sys.executable, script, "--", "--iterations", "10", "--input", str(EXAMPLE), "--output", str(tmp_path / "s.blend")],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
+    )
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    assert (tmp_path / "s.blend").stat().st_size > 0
+    bad = subprocess.run(
+        [sys.executable, script, "--", "--input", str(tmp_path / "nope.npz"), "--output", str(tmp_path / "t.blend")],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
+    )
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines() == [f"error: {tmp_path / 'nope.npz'}: no such file or folder"]
