@@ -6,7 +6,9 @@ On every ``--stride``-th frame (ground-truth 2D, one hypothesis, default setting
 
 - **Unknown focal length**: lift with the true intrinsics and with intrinsics guessed from a
   horizontal field of view (principal point at the image centre), for each ``--fov``; reports
-  MPJPE / PA-MPJPE and the guessed focal length's error against the true one.
+  MPJPE / PA-MPJPE, the guessed focal length's error against the true one, and the two cues a
+  focal-length search could use without ground truth: the reprojection error after the loop and
+  the spread of bone lengths over each video.
 - **Metric scale**: the absolute pelvis position error (mm, camera frame) and its depth component,
   without a height (the prior's average body) and with each subject's true standing height
   (measured on its ground-truth skeleton with :func:`zedo_core.scale.standing_height`).
@@ -28,10 +30,23 @@ from zedo_core import LiftConfig, lift, load_prior
 from zedo_core.intrinsics import intrinsics_from_fov
 from zedo_core.metrics import mpjpe, pa_mpjpe
 from zedo_core.scale import scale_to_height, standing_height
+from zedo_core.skeleton import PARENTS
 
 
 def _mm(values: np.ndarray) -> float:
     return round(float(np.mean(values)) * 1000.0, 1)
+
+
+def _bone_spread(poses: np.ndarray, keys: list[str]) -> float:
+    """Mean over videos and bones of the bone length's coefficient of variation across frames."""
+    keys = np.array(keys)
+    spreads = []
+    for key in np.unique(keys):
+        clip = poses[keys == key]
+        lengths = np.stack([np.linalg.norm(clip[:, j] - clip[:, p], axis=-1) for j, p in enumerate(PARENTS) if p >= 0], 1)
+        if len(clip) > 1:
+            spreads.append(np.mean(lengths.std(0) / lengths.mean(0)))
+    return float(np.mean(spreads))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
                 "focal_error_percent": round(100 * float(np.mean(focal_error)), 1),
                 "mpjpe_mm": _mm(mpjpe(guessed.poses3d, samples.gt3d)),
                 "pa_mpjpe_mm": _mm(pa_mpjpe(guessed.poses3d, samples.gt3d)),
+                # What could betray a wrong focal length without ground truth:
+                "reprojection_px": round(float(np.mean(guessed.reprojection_error_px)), 3),
+                "bone_length_spread": round(_bone_spread(guessed.poses3d, samples.keys), 4),
             }
         )
 
@@ -95,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     for row in report["guessed_focal"]:
         print(
             f"  guessed from {row['fov_deg']:.0f} deg FoV (focal off by {row['focal_error_percent']:.0f}%): "
-            f"MPJPE {row['mpjpe_mm']:6.1f}  PA-MPJPE {row['pa_mpjpe_mm']:6.1f} mm"
+            f"MPJPE {row['mpjpe_mm']:6.1f}  PA-MPJPE {row['pa_mpjpe_mm']:6.1f} mm; "
+            f"reprojection {row['reprojection_px']:.2f} px, bone-length spread {100 * row['bone_length_spread']:.2f}%"
         )
     print(f"  subjects' heights {report['heights_m']}; lifted bodies without a height: {report['height_of_prior_m']} m")
     for name in ("without_height", "with_true_height"):

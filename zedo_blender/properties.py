@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import bpy
+from bpy.app.handlers import persistent
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
 from .engine import engine_module
@@ -100,6 +101,13 @@ class ZEDO_PG_run_state(bpy.types.PropertyGroup):
     status: StringProperty(default="")
 
 
+@persistent
+def _reset_run_state(_file) -> None:
+    """Loading a file ends any modal run: never leave the panel stuck on a progress bar."""
+    for wm in bpy.data.window_managers:
+        wm.zedo_run.running = False
+
+
 classes = (ZEDO_PG_settings, ZEDO_PG_run_state)
 
 
@@ -108,9 +116,12 @@ def register() -> None:
         bpy.utils.register_class(cls)
     bpy.types.Scene.zedo = PointerProperty(type=ZEDO_PG_settings)
     bpy.types.WindowManager.zedo_run = PointerProperty(type=ZEDO_PG_run_state)
+    bpy.app.handlers.load_post.append(_reset_run_state)
 
 
 def unregister() -> None:
+    if _reset_run_state in bpy.app.handlers.load_post:
+        bpy.app.handlers.load_post.remove(_reset_run_state)
     del bpy.types.WindowManager.zedo_run
     del bpy.types.Scene.zedo
     for cls in reversed(classes):
