@@ -41,16 +41,13 @@ CV_TO_BLENDER_CAMERA = np.diag([1.0, -1.0, -1.0])
 
 @dataclass(frozen=True)
 class SceneFrame:
-    """A rigid placement of the engine's camera frame in the world: ``p_world = rotation @ p_cam + translation``.
-
-    ``scale`` has already been applied to the camera-frame joints (actor height)."""
+    """A rigid placement of the engine's camera frame in the world: ``p_world = rotation @ p_cam + translation``."""
 
     rotation: np.ndarray  # (3, 3)
     translation: np.ndarray  # (3,)
-    scale: float
 
     def to_world(self, points_cam: np.ndarray) -> np.ndarray:
-        return self.scale * points_cam @ self.rotation.T + self.translation
+        return points_cam @ self.rotation.T + self.translation
 
     def camera_matrix_world(self) -> np.ndarray:
         """4x4 world matrix of a Blender camera at the engine camera's optical centre."""
@@ -78,9 +75,6 @@ class Proportions:
 
     lengths: dict[str, float]
     hip_offsets: np.ndarray
-
-    def scaled(self, factor: float) -> "Proportions":
-        return Proportions({k: v * factor for k, v in self.lengths.items()}, self.hip_offsets * factor)
 
 
 def body_proportions(poses: np.ndarray) -> Proportions:
@@ -146,10 +140,10 @@ def estimate_up(poses_cam: np.ndarray, min_travel_m: float = 0.3, max_tilt_deg: 
     return up
 
 
-def scene_frame(poses_cam: np.ndarray, scale: float = 1.0) -> SceneFrame:
+def scene_frame(poses_cam: np.ndarray) -> SceneFrame:
     """Place the camera so the person stands upright (Z up) on the ground plane Z = 0, the pelvis
     of the first valid frame above the world origin, and the camera looking along +Y."""
-    good = scale * poses_cam[valid_frames(poses_cam)]
+    good = poses_cam[valid_frames(poses_cam)]
     if len(good) == 0:
         raise ValueError("no frame has all 17 joints")
     ez = estimate_up(good)
@@ -165,7 +159,7 @@ def scene_frame(poses_cam: np.ndarray, scale: float = 1.0) -> SceneFrame:
     ankles = np.minimum(rotated[:, LEFT_ANKLE, 2], rotated[:, RIGHT_ANKLE, 2])
     ground = float(np.percentile(ankles, 5)) - ankle_height
     translation = np.array([-rotated[0, PELVIS, 0], -rotated[0, PELVIS, 1], -ground])
-    return SceneFrame(rotation=rotation, translation=translation, scale=scale)
+    return SceneFrame(rotation=rotation, translation=translation)
 
 
 def rest_joints(proportions: Proportions) -> np.ndarray:

@@ -24,7 +24,10 @@ class ZEDO_AP_preferences(bpy.types.AddonPreferences):
     )
     hypotheses: IntProperty(
         name="Hypotheses", default=1, min=1, max=50,
-        description="Start poses tried per frame; the most plausible result is kept",
+        description=(
+            "Start poses tried per frame; the one the prior finds most plausible is kept. "
+            "1 is the most accurate on people unlike the training data (see README)"
+        ),
     )
     seed: IntProperty(name="Seed", default=0, min=0, description="Seed for reproducible results")
 
