@@ -48,9 +48,9 @@ def test_reprojection_selection_picks_lowest_reprojection_error(tiny_prior, came
     assert len(set(result.reprojection_error_px[0].tolist())) > 1  # the hypotheses do differ
 
 
-def test_default_selection_picks_the_most_plausible_hypothesis(tiny_prior, camera_data):
+def test_prior_selection_picks_the_most_plausible_hypothesis(tiny_prior, camera_data):
     _, K, kp = camera_data(3, seed=1)
-    config = LiftConfig(hypotheses=10, iterations=5)
+    config = LiftConfig(hypotheses=10, iterations=5, selection="prior")
     result = lift(tiny_prior, kp, K, config=config)
     assert result.implausibility.shape == (3, 10) and np.isfinite(result.implausibility).all()
     flat = torch.as_tensor(result.hypotheses.reshape(30, 17, 3))
