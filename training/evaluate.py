@@ -91,6 +91,63 @@ def build_samples(
     return Samples(keys, actions, np.concatenate(frames), np.concatenate(gt), np.concatenate(kps), np.concatenate(confs), np.concatenate(Ks))
 
 
+@dataclass
+class Clip:
+    """Consecutive frames of one sequence seen by one camera."""
+
+    key: str  # "S9/Walking 1/54138969"
+    action: str
+    frames: np.ndarray  # (T,) frame numbers in the 50 fps sequence
+    gt3d: np.ndarray  # (T,17,3) metres, camera frame
+    keypoints: np.ndarray  # (T,17,2)
+    confidence: np.ndarray  # (T,17)
+    K: np.ndarray  # (3,3)
+
+
+def build_clips(
+    data_dir: str | None,
+    source: str,
+    subjects: tuple[str, ...] = TEST_SUBJECTS,
+    cameras: tuple[str, ...] | None = None,
+    frame_step: int = 1,
+    max_frames: int = 0,
+    mapping: str = "thorax",
+) -> list[Clip]:
+    """One clip per sequence and camera of ``subjects``: every ``frame_step``-th frame (1 = 50 fps),
+    at most ``max_frames`` of them (0 = all) taken from the middle of the sequence, with
+    ground-truth 2D (``source="gt"``) or the Stacked-Hourglass detections mapped by ``mapping``.
+    ``cameras``: camera ids, or indices 0-3 in the order of ``cameras.json`` (default: all four)."""
+    poses = load_poses(data_dir, subjects)
+    all_cameras = load_cameras(data_dir)
+    detections = load_detections(data_dir) if source == "detections" else {}
+    clips = []
+    for seq_key, world in poses.items():
+        subject, sequence = seq_key.split("/")
+        for index, (cam_id, cam) in enumerate(all_cameras[subject].items()):
+            if cameras is not None and cam_id not in cameras and str(index) not in cameras:
+                continue
+            length = len(world)
+            if source == "detections":
+                det_key = f"{seq_key}/{cam_id}"
+                if det_key not in detections:
+                    continue
+                length = min(length, len(detections[det_key]))
+            idx = np.arange(0, length, frame_step)
+            if max_frames and len(idx) > max_frames:
+                first = (len(idx) - max_frames) // 2
+                idx = idx[first : first + max_frames]
+            cam3d = cam.world_to_camera_m(world[idx])
+            if source == "gt":
+                kp, conf = project(cam3d, cam.K), np.ones((len(idx), 17))
+            else:
+                kp, conf = to_h36m(detections[det_key][idx], layout=MAPPINGS[mapping])
+                kp = np.where(conf[..., None] > 0, kp, 0.0)  # missing joints: 0 px with confidence 0
+            clips.append(Clip(f"{seq_key}/{cam_id}", action_name(sequence), idx, cam3d, kp, conf, cam.K.copy()))
+    if not clips:
+        raise SystemExit(f"error: no {source} clips for subjects {', '.join(subjects)}")
+    return clips
+
+
 def _summary(values_mm: np.ndarray) -> dict:
     return {
         "mean": float(np.mean(values_mm)),

@@ -110,6 +110,10 @@ class LiftConfig:
             raise ValueError(f"initial_search must be 'grid' or 'adam', got {self.initial_search!r}")
         if not 0.0 <= self.warmup_fraction <= 1.0:
             raise ValueError(f"warmup_fraction must lie in [0, 1], got {self.warmup_fraction}")
+        if not self.focal_anneal_start > 0.0:
+            raise ValueError(f"focal_anneal_start must be > 0, got {self.focal_anneal_start}")
+        if self.translation_refinement < 0:
+            raise ValueError(f"translation_refinement must be >= 0, got {self.translation_refinement}")
         for name in ("temporal_sigma", "temporal_translation_sigma", "temporal_keypoint_sigma", "temporal_outlier"):
             value = getattr(self, name)
             if value is not None and not (math.isfinite(value) and value >= 0):
@@ -122,10 +126,6 @@ class LiftConfig:
 
     def _temporal(self, value: float | None) -> float:
         return self.temporal_sigma if value is None else value
-        if not self.focal_anneal_start > 0.0:
-            raise ValueError(f"focal_anneal_start must be > 0, got {self.focal_anneal_start}")
-        if self.translation_refinement < 0:
-            raise ValueError(f"translation_refinement must be >= 0, got {self.translation_refinement}")
 
 
 @dataclass(frozen=True)
@@ -223,6 +223,18 @@ def _optimise_chunk(
     dt = config.step_size if config.step_size is not None else 1.0 / max(n, 1)
     times = np.linspace(config.t_max, config.t_min, n) if n > 1 else np.full(n, config.t_max)
     focal_scales = np.linspace(config.focal_anneal_start, 1.0, n) if n > 1 else np.ones(n)
+    # Video mode: the coupling of neighbouring frames (zedo_core.temporal).
+    pose_sigma = config.temporal_sigma if time_axis is not None else 0.0
+    translation_sigma = config._temporal(config.temporal_translation_sigma) if time_axis is not None else 0.0
+
+    def new_translation(pose: torch.Tensor, rays: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
+        translation = solve_translation(pose, rays, weights)
+        if config.translation_refinement:
+            translation = refine_translation_px(pose, translation, keypoints, K, weights, config.translation_refinement)
+        if translation_sigma > 0:
+            translation = time_axis.smooth(translation[:, None], translation_sigma)[:, 0]
+        return translation
+
     loop_K, loop_rays = K, rays
     for i in range(n):
         if focal_scales[i] != 1.0:
@@ -231,19 +243,20 @@ def _optimise_chunk(
         else:
             loop_K, loop_rays = K, rays
         if i >= warmup:
-            translation = solve_translation(pose, loop_rays, weights)
-            if config.translation_refinement:
-                translation = refine_translation_px(pose, translation, keypoints, loop_K, weights, config.translation_refinement)
+            translation = new_translation(pose, loop_rays, loop_K)
         pose = project_onto_rays(pose, translation, loop_rays, visible)
         # Keep the prior's input pelvis-relative; the pelvis offset moves into the translation.
         translation = translation + pose[:, 0]
         pose = prior.denoise(pose - pose[:, :1], float(times[i]), dt)
         pose = pose - pose[:, :1]
+        if pose_sigma > 0:
+            # Neighbouring frames vote; the next ray projection and denoising step repair what
+            # the smoothing bent.
+            pose = time_axis.smooth(pose, pose_sigma)
+            pose = pose - pose[:, :1]
         on_iteration()
     if n > warmup:
-        translation = solve_translation(pose, rays, weights)
-        if config.translation_refinement:
-            translation = refine_translation_px(pose, translation, keypoints, K, weights, config.translation_refinement)
+        translation = new_translation(pose, rays, K)
     if config.final_ray_projection:
         pose = project_onto_rays(pose, translation, rays, visible)
     absolute = pose + translation[:, None, :]

@@ -49,3 +49,23 @@ def auc(predicted: np.ndarray, target: np.ndarray, max_threshold: float = 0.150,
     """Area under the PCK curve for thresholds 0..``max_threshold`` (normalised to [0, 1])."""
     thresholds = np.linspace(0.0, max_threshold, steps)
     return np.mean([pck(predicted, target, th) for th in thresholds], axis=0)
+
+
+def acceleration_error(predicted: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Acceleration error ``(T,)`` of a trajectory of poses ``(T, J, 3)``, in the input's unit per
+    frame squared: at frame t, the mean over joints of ``|a_pred - a_true|`` with
+    ``a = x[t+1] - 2 x[t] + x[t-1]`` on pelvis-aligned poses. The first and last frames, and every
+    frame whose own or neighbouring pose is not finite (in either input), are NaN; average with
+    ``np.nanmean``. The unit depends on the frame rate: say at which frame step it was measured.
+    """
+    p = predicted - predicted[..., PELVIS : PELVIS + 1, :]
+    t = target - target[..., PELVIS : PELVIS + 1, :]
+    out = np.full(p.shape[0], np.nan)
+    if p.shape[0] < 3:
+        return out
+    accel_p = p[2:] - 2 * p[1:-1] + p[:-2]
+    accel_t = t[2:] - 2 * t[1:-1] + t[:-2]
+    with np.errstate(invalid="ignore"):
+        out[1:-1] = np.linalg.norm(accel_p - accel_t, axis=-1).mean(axis=-1)
+    out[~np.isfinite(out)] = np.nan
+    return out
