@@ -250,3 +250,26 @@ def test_unknown_layout_option_is_a_usage_error(tmp_path):
     assert proc.returncode == 2 and "invalid choice: 'openpose'" in proc.stderr and "body25" in proc.stderr
     help_text = run_cli("lift", "--help").stdout
     assert "--layout" in help_text and "mediapipe" in help_text
+
+
+def test_video_mode_flags(tmp_path, tiny_prior_file):
+    """--video couples the frames (0.04 s at IN's fps, 25 fps without one); --temporal-sigma sets frames."""
+    from zedo_core.temporal import video_sigma
+
+    kp = np.concatenate([KP, KP[::-1], KP])  # 9 frames
+    prior = load_prior(tiny_prior_file, device="cpu")
+    for extra, options, sigma in [({}, ["--video"], video_sigma(25.0)), ({"fps": 50.0}, ["--video"], video_sigma(50.0)),
+                                  ({}, ["--temporal-sigma", "1.5"], 1.5)]:
+        src = write_npz(tmp_path / "in.npz", keypoints=kp, K=K, **extra)
+        out = tmp_path / "out.npz"
+        proc = run_cli("lift", src, out, "--prior", tiny_prior_file, "--iterations", 5, *options)
+        assert proc.returncode == 0, proc.stderr
+        assert f"video mode (temporal sigma {sigma:g} frames)" in proc.stderr
+        expected = lift(prior, kp, K, config=LiftConfig(iterations=5, temporal_sigma=sigma))
+        np.testing.assert_allclose(check_output(out, 9, 1)["poses3d"], expected.poses3d, rtol=0, atol=1e-5)
+    proc = run_cli("lift", src, tmp_path / "out.npz", "--temporal-sigma", "-1")
+    assert proc.returncode == 2 and "--temporal-sigma must be a number >= 0" in proc.stderr
+    bad = write_npz(tmp_path / "bad.npz", keypoints=kp, K=K, fps=-3.0)
+    proc = run_cli("lift", bad, tmp_path / "out.npz", "--prior", tiny_prior_file, "--video")
+    assert proc.returncode == 2 and "'fps'" in proc.stderr
+    assert "--video" in run_cli("lift", "--help").stdout

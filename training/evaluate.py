@@ -6,6 +6,16 @@ and their mean for each hypothesis count, with the oracle minimum and the oracle
 S > 1, and frames/s. Writes a JSON report.
 
     python -m training.evaluate --inputs gt detections --hypotheses 1 10 50 --json reports/eval.json
+
+Sequence mode (--sequences): consecutive frames instead of single ones. One clip per sequence and
+camera (every --frame-step-th frame, at most --max-frames from the middle of the sequence), lifted
+frame by frame and in video mode (LiftConfig.temporal_sigma; clips never see each other). Adds
+the acceleration error (mm/frame^2 at the clip's frame rate: mean over joints and frames of
+|a_pred - a_true|, a = x[t+1] - 2 x[t] + x[t-1], pelvis-aligned). The defaults (S9 + S11, 4
+cameras, 25 fps, 64 frames = 2.6 s per clip: 15k frames per input and mode) take about 15
+minutes on one CPU thread for both inputs and both modes.
+
+    python -m training.evaluate --sequences --json reports/eval_h36m_sequences.json
 """
 
 from __future__ import annotations
@@ -25,8 +35,9 @@ import torch
 from training.h36m import TEST_SUBJECTS, load_cameras, load_detections, load_poses, project
 from zedo_core.layouts import to_h36m
 from zedo_core.lifting import LiftConfig, lift
-from zedo_core.metrics import mpjpe, pa_mpjpe
+from zedo_core.metrics import acceleration_error, mpjpe, pa_mpjpe
 from zedo_core.prior import load_prior
+from zedo_core.temporal import VIDEO_SIGMA_SECONDS
 
 # --mapping -> the zedo_core.layouts layout that adapts the Stacked-Hourglass (MPII 16) detections.
 # "thorax" (default, layout "mpii"): MPII thorax on the H36M thorax, which the data README measures
@@ -202,12 +213,91 @@ def apply_overrides(config: LiftConfig, items: list[str]) -> LiftConfig:
     return config
 
 
+H36M_FPS = 50.0
+
+
+def score_clips(clips: list[Clip], poses: list[np.ndarray]) -> dict:
+    """Per-action and overall MPJPE, PA-MPJPE (mm) and acceleration error (mm/frame^2) of lifted
+    clips; per action, the mean over that action's frames ("action_mean": mean over actions)."""
+    metrics = {"mpjpe": [], "pa_mpjpe": [], "accel": []}
+    actions = []
+    for clip, pred in zip(clips, poses):
+        metrics["mpjpe"].append(mpjpe(pred, clip.gt3d) * 1000)
+        metrics["pa_mpjpe"].append(pa_mpjpe(pred, clip.gt3d) * 1000)
+        metrics["accel"].append(acceleration_error(pred, clip.gt3d) * 1000)
+        actions += [clip.action] * len(pred)
+    values = {m: np.concatenate(v) for m, v in metrics.items()}
+    actions = np.array(actions)
+    names = sorted(set(actions.tolist()))
+    report: dict = {"per_action": {a: {m: float(np.nanmean(v[actions == a])) for m, v in values.items()} for a in names}}
+    for m, v in values.items():
+        finite = v[np.isfinite(v)]
+        report[m] = {
+            "action_mean": float(np.mean([report["per_action"][a][m] for a in names])),
+            "mean": float(finite.mean()),
+            "median": float(np.median(finite)),
+            "p90": float(np.percentile(finite, 90)),
+        }
+    report["invalid_frames"] = int(np.isnan(values["mpjpe"]).sum())
+    return report
+
+
+def print_sequence_table(title: str, report: dict) -> None:
+    print(f"\n{title}\n{'action':<14}{'MPJPE':>9}{'PA-MPJPE':>10}{'accel':>9}")
+    for a, row in report["per_action"].items():
+        print(f"{a:<14}{row['mpjpe']:>9.1f}{row['pa_mpjpe']:>10.1f}{row['accel']:>9.2f}")
+    for stat in ("action_mean", "mean", "median", "p90"):
+        print(f"{stat.upper():<14}{report['mpjpe'][stat]:>9.1f}{report['pa_mpjpe'][stat]:>10.1f}{report['accel'][stat]:>9.2f}")
+
+
+def lift_clips(prior, clips: list[Clip], config: LiftConfig) -> tuple[list[np.ndarray], float]:
+    """Lift every clip in one call (video mode: one segment per clip); poses per clip, seconds."""
+    lengths = [len(c.keypoints) for c in clips]
+    keypoints = np.concatenate([c.keypoints for c in clips])
+    confidence = np.concatenate([c.confidence for c in clips])
+    K = np.concatenate([np.broadcast_to(c.K, (n, 3, 3)) for c, n in zip(clips, lengths)])
+    segments = np.repeat(np.arange(len(clips)), lengths)
+    started = time.perf_counter()
+    result = lift(prior, keypoints, K, confidence, config, segments=segments)
+    seconds = time.perf_counter() - started
+    return np.split(result.poses3d, np.cumsum(lengths)[:-1]), seconds
+
+
+def evaluate_sequences(args: argparse.Namespace, prior, config: LiftConfig, full: dict) -> None:
+    fps = H36M_FPS / args.frame_step
+    sigma = args.temporal_sigma if args.temporal_sigma is not None else VIDEO_SIGMA_SECONDS * fps
+    modes = {"frame": replace(config, temporal_sigma=0.0), "video": replace(config, temporal_sigma=sigma)}
+    cameras = tuple(args.cameras) if args.cameras else None
+    full["config"].update(frame_step=args.frame_step, fps=fps, max_frames=args.max_frames, cameras=args.cameras, temporal_sigma_video=sigma)
+    summary = []
+    for source in args.inputs:
+        clips = build_clips(args.data, source, tuple(args.subjects), cameras, args.frame_step, args.max_frames, args.mapping)
+        if args.limit:
+            clips = clips[: args.limit]
+        frames = sum(len(c.keypoints) for c in clips)
+        for mode in args.modes:
+            poses, seconds = lift_clips(prior, clips, modes[mode])
+            report = score_clips(clips, poses)
+            report.update(clips=len(clips), frames=frames, seconds=seconds, frames_per_second=frames / seconds,
+                          frame_step=args.frame_step, fps=fps, temporal_sigma=modes[mode].temporal_sigma)
+            full["results"][f"{source}/{mode}"] = report
+            print_sequence_table(
+                f"== {source} 2D, {mode}{f' (temporal_sigma {sigma:g} frames)' if mode == 'video' else ''}: {len(clips)} clips, "
+                f"{frames} frames at {fps:g} fps, {seconds:.1f} s, {frames / seconds:.1f} frames/s "
+                f"(mm; accel mm/frame^2 at {fps:g} fps)", report)
+            summary.append((source, mode, report))
+            sys.stdout.flush()
+    print(f"\n== summary (mean over actions; accel at {fps:g} fps)\n{'input':<12}{'mode':<7}{'MPJPE':>8}{'PA-MPJPE':>10}{'accel':>8}{'frames/s':>10}")
+    for source, mode, r in summary:
+        print(f"{source:<12}{mode:<7}{r['mpjpe']['action_mean']:>8.1f}{r['pa_mpjpe']['action_mean']:>10.1f}{r['accel']['action_mean']:>8.2f}{r['frames_per_second']:>10.1f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=None, help="Human3.6M folder (default ../shared/data/h36m)")
     parser.add_argument("--prior", default=None, help="prior file (default: the shipped one)")
     parser.add_argument("--inputs", nargs="+", choices=["gt", "detections"], default=["gt", "detections"])
-    parser.add_argument("--hypotheses", nargs="+", type=int, default=[1, 10, 50])
+    parser.add_argument("--hypotheses", nargs="+", type=int, default=None, help="(default 1 10 50; 1 with --sequences)")
     parser.add_argument("--iterations", type=int, default=LiftConfig.iterations)
     parser.add_argument("--stride", type=int, default=640, help="evaluate every STRIDE-th frame")
     parser.add_argument("--subjects", nargs="+", default=list(TEST_SUBJECTS), help="subjects to evaluate (default S9 S11)")
@@ -217,7 +307,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None, help="write the report here")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="override a LiftConfig field")
+    sequences = parser.add_argument_group(
+        "sequence mode", "whole clips, frame by frame against video mode; the defaults take about 15 minutes on one CPU thread"
+    )
+    sequences.add_argument("--sequences", action="store_true", help="evaluate consecutive frames of every sequence and camera")
+    sequences.add_argument("--cameras", nargs="+", default=None, help="camera ids or indices 0-3 (default: all four)")
+    sequences.add_argument("--frame-step", type=int, default=2, help="every FRAME_STEP-th frame: 1 = 50 fps, 2 = 25 fps (default)")
+    sequences.add_argument("--max-frames", type=int, default=64, help="frames per clip, from the middle of the sequence (0 = all; default 64)")
+    sequences.add_argument("--modes", nargs="+", choices=["frame", "video"], default=["frame", "video"])
+    sequences.add_argument("--temporal-sigma", type=float, default=None,
+                           help="video mode's LiftConfig.temporal_sigma in frames (default: VIDEO_SIGMA_SECONDS x the clips' frame rate)")
     args = parser.parse_args(argv)
+    if args.frame_step < 1 or args.max_frames < 0:
+        parser.error("--frame-step must be >= 1 and --max-frames >= 0")
+    if args.hypotheses is None:
+        args.hypotheses = [1] if args.sequences else [1, 10, 50]
 
     prior = load_prior(args.prior, device=args.device)
     config = LiftConfig(iterations=args.iterations, seed=args.seed)
@@ -228,7 +332,9 @@ def main(argv: list[str] | None = None) -> int:
         "prior": prior.metadata,
         "results": {},
     }
-    for source in args.inputs:
+    if args.sequences:
+        evaluate_sequences(args, prior, replace(config, hypotheses=args.hypotheses[0]), full)
+    for source in args.inputs if not args.sequences else []:
         samples = build_samples(args.data, source, args.stride, args.mapping, tuple(args.subjects))
         if args.limit:
             samples = Samples(*(getattr(samples, f)[: args.limit] for f in Samples.__dataclass_fields__))

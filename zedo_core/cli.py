@@ -6,6 +6,9 @@ and confidence (N,J): coco (17), body25 (25), coco18 (18), mediapipe (33), mpii 
 adapted to the 17 joints first (zedo_core.layouts).
 OUT gets ``poses3d`` (N,17,3) metres (camera frame, translation included), ``hypotheses``
 (N,S,17,3) and ``reprojection_error_px`` (N,S). Bad input exits with status 2 and one line.
+With ``--video`` the frames are one clip and neighbouring frames help each other (video mode:
+LiftConfig.temporal_sigma = 0.04 s x IN's ``fps``, 25 fps when IN has none); ``--temporal-sigma``
+sets the width in frames instead. Without either, every frame is lifted on its own.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from .keypoint_files import stored_layout
 from .layouts import LAYOUTS, to_h36m
 from .lifting import LiftConfig, lift
 from .prior import PriorLoadError, load_prior, resolve_device
+from .temporal import video_sigma
 
 EXIT_BAD_INPUT = 2
 REQUIRED_KEYS = ("keypoints", "K")
@@ -101,6 +105,16 @@ def input_layout(path: Path, data: dict[str, np.ndarray], requested: str | None)
     return stored
 
 
+def input_fps(path: Path, data: dict[str, np.ndarray]) -> float | None:
+    """IN's ``fps`` key (frames per second), if it has one."""
+    if "fps" not in data:
+        return None
+    value = np.asarray(data["fps"])
+    if value.size != 1 or value.dtype.kind not in "iuf" or not np.isfinite(value).all() or float(value.item()) <= 0:
+        raise InputError(f"{path}: key 'fps' must be one positive number, got {value!r}")
+    return float(value.item())
+
+
 def _lift_command(args: argparse.Namespace) -> int:
     data = read_input(args.input)
     layout = input_layout(args.input, data, args.layout)
@@ -108,7 +122,12 @@ def _lift_command(args: argparse.Namespace) -> int:
     if layout != "h36m":
         keypoints, confidence = to_h36m(keypoints, confidence, layout)
     check_output_path(args.output)
-    config = LiftConfig(hypotheses=args.hypotheses, iterations=args.iterations, seed=args.seed)
+    temporal_sigma = 0.0
+    if args.temporal_sigma is not None:
+        temporal_sigma = args.temporal_sigma
+    elif args.video:
+        temporal_sigma = video_sigma(input_fps(args.input, data))
+    config = LiftConfig(hypotheses=args.hypotheses, iterations=args.iterations, seed=args.seed, temporal_sigma=temporal_sigma)
     prior = load_prior(args.prior, device=resolve_device(args.device))
     bar = ProgressBar()
     with warnings.catch_warnings(record=True) as caught:
@@ -133,7 +152,8 @@ def _lift_command(args: argparse.Namespace) -> int:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
         raise InputError(f"{args.output}: cannot write the output ({exc.strerror or exc})") from None
-    print(f"wrote {args.output}: {result.poses3d.shape[0]} frames, {config.hypotheses} hypotheses", file=sys.stderr)
+    mode = f", video mode (temporal sigma {config.temporal_sigma:g} frames)" if config.video else ""
+    print(f"wrote {args.output}: {result.poses3d.shape[0]} frames, {config.hypotheses} hypotheses{mode}", file=sys.stderr)
     return 0
 
 
@@ -152,6 +172,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--layout", choices=list(LAYOUTS), default=None,
         help="keypoint layout of IN (default: IN's 'layout' key, else h36m)",
     )
+    lift_parser.add_argument(
+        "--video", action="store_true",
+        help="the frames are one clip: neighbouring frames help each other (width 0.04 s at IN's fps, else 25 fps)",
+    )
+    lift_parser.add_argument(
+        "--temporal-sigma", type=float, default=None, metavar="FRAMES",
+        help="video mode with this coupling width in frames (0 = frame by frame)",
+    )
     lift_parser.add_argument("--prior", type=Path, default=None, help=argparse.SUPPRESS)
     lift_parser.set_defaults(handler=_lift_command)
     return parser
@@ -162,6 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "hypotheses", 1) < 1 or getattr(args, "iterations", 0) < 0:
         parser.error("--hypotheses must be >= 1 and --iterations >= 0")
+    sigma = getattr(args, "temporal_sigma", None)
+    if sigma is not None and not (np.isfinite(sigma) and sigma >= 0):
+        parser.error("--temporal-sigma must be a number >= 0")
     try:
         return args.handler(args)
     except InputError as exc:

@@ -18,6 +18,20 @@ import math
 import numpy as np
 import torch
 
+# Video mode's coupling width in seconds: LiftConfig.temporal_sigma = VIDEO_SIGMA_SECONDS x frame
+# rate. Tuned on training subjects only (training.temporal_ablation; README "Video").
+VIDEO_SIGMA_SECONDS = 0.04
+# The frame rate assumed when a clip does not say (typical footage is 24-30 fps).
+DEFAULT_FPS = 25.0
+
+
+def video_sigma(fps: float | None = None) -> float:
+    """``LiftConfig.temporal_sigma`` (frames) for a clip at ``fps`` frames per second."""
+    fps = DEFAULT_FPS if fps is None else float(fps)
+    if not (math.isfinite(fps) and fps > 0):
+        raise ValueError(f"fps must be a positive number, got {fps}")
+    return VIDEO_SIGMA_SECONDS * fps
+
 
 def _shift(x: torch.Tensor, k: int, fill: float) -> torch.Tensor:
     """``y[t] = x[t + k]`` along dim 0, ``fill`` where ``t + k`` lies outside."""
