@@ -52,6 +52,9 @@ def _global_parser() -> argparse.ArgumentParser:
     parser.add_argument("--iterations", type=int, default=200, help="optimisation iterations (default 200)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument(
+        "--no-video", action="store_true", help="lift every frame on its own (default: video mode, frames help each other)"
+    )
     _add_job_options(parser)
     return parser
 
@@ -83,7 +86,10 @@ def parse_args(argv: list[str]) -> tuple[EstimateSettings, list[Job]]:
     for value, name in ((common.hypotheses, "--hypotheses"), (common.iterations, "--iterations")):
         if value < 1:
             raise BatchError(f"{name} must be at least 1, got {value}")
-    settings = EstimateSettings(device=common.device, iterations=common.iterations, hypotheses=common.hypotheses, seed=common.seed)
+    settings = EstimateSettings(
+        device=common.device, iterations=common.iterations, hypotheses=common.hypotheses, seed=common.seed,
+        video=not common.no_video,
+    )
     jobs = []
     for start, end in zip(starts, starts[1:] + [len(argv)]):
         part = _job_parser().parse_args(argv[start:end])
@@ -170,7 +176,7 @@ def convert(job: Job, prepared: PreparedInput, settings: EstimateSettings, log=p
             step["last"] = percent // 10
             log(f"  {job.input.name}: {percent}%")
 
-    lifted = estimate(prepared.keypoints, prepared.K, prepared.confidence, settings, progress)
+    lifted = estimate(prepared.keypoints, prepared.K, prepared.confidence, settings, progress, fps=prepared.fps)
     skipped = np.flatnonzero(~lifted.valid)
     if len(skipped):
         log(f"  warning: {len(skipped)} frame(s) with fewer than 4 joints were not keyed (first: {skipped[0]})")

@@ -61,6 +61,8 @@ class EstimateSettings:
     iterations: int = 200
     hypotheses: int = 1
     seed: int = 0
+    # Video mode: the frames are one clip and neighbouring frames help each other.
+    video: bool = True
 
 
 _priors: dict[str, object] = {}
@@ -80,11 +82,15 @@ def estimate(
     settings: EstimateSettings,
     progress: Callable[[int, int], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
+    fps: float | None = None,
 ):
-    """Lift ``(N, 17, 2)`` keypoints to 3D with the engine; returns its ``LiftResult``.
-
-    Raises the engine's ``InputError`` for bad input and ``LiftCancelled`` when cancelled."""
+    """Lift ``(N, 17, 2)`` keypoints of one clip at ``fps`` to 3D with the engine; returns its
+    ``LiftResult``. Raises the engine's ``InputError`` for bad input and ``LiftCancelled`` when
+    cancelled."""
     zedo = core()
     prior = load_prior(settings.device)
-    config = zedo.LiftConfig(hypotheses=settings.hypotheses, iterations=settings.iterations, seed=settings.seed)
+    temporal_sigma = engine_module("temporal").video_sigma(fps) if settings.video and len(keypoints) > 1 else 0.0
+    config = zedo.LiftConfig(
+        hypotheses=settings.hypotheses, iterations=settings.iterations, seed=settings.seed, temporal_sigma=temporal_sigma
+    )
     return zedo.lift(prior, keypoints, K, confidence, config=config, progress=progress, should_cancel=should_cancel)

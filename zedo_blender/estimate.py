@@ -33,10 +33,11 @@ class EstimateRequest:
     frame_start: int
     actor_height: float | None
     settings: EstimateSettings
+    fps: float | None = None
 
     def run(self, progress=None, should_cancel=None):
         """The engine run (safe on a worker thread: touches no Blender data)."""
-        return estimate(self.keypoints, self.K, self.confidence, self.settings, progress, should_cancel)
+        return estimate(self.keypoints, self.K, self.confidence, self.settings, progress, should_cancel, self.fps)
 
 
 def readiness(settings) -> str | None:
@@ -115,7 +116,15 @@ def gather_request(context: bpy.types.Context, settings, engine_settings: Estima
         frame_start=settings.frame_start,
         actor_height=settings.actor_height if settings.use_actor_height else None,
         settings=engine_settings,
+        fps=_frame_rate(context.scene, clip),
     )
+
+
+def _frame_rate(scene: bpy.types.Scene, clip: bpy.types.MovieClip) -> float:
+    """The footage's frame rate: the clip's own when it has one, else the scene's."""
+    if clip.fps > 0:
+        return float(clip.fps)
+    return scene.render.fps / scene.render.fps_base
 
 
 def apply_request(context: bpy.types.Context, request: EstimateRequest, lift_result) -> SceneResult:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import bpy
-from bpy.props import EnumProperty, IntProperty
+from bpy.props import BoolProperty, EnumProperty, IntProperty
 
 from .engine import EstimateSettings
 
@@ -30,11 +30,15 @@ class ZEDO_AP_preferences(bpy.types.AddonPreferences):
         ),
     )
     seed: IntProperty(name="Seed", default=0, min=0, description="Seed for reproducible results")
+    video: BoolProperty(
+        name="Video Mode", default=True,
+        description="Neighbouring frames help each other: steadier motion, detector glitches repaired",
+    )
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
         layout.use_property_split = True
-        for name in ("device", "iterations", "hypotheses", "seed"):
+        for name in ("device", "iterations", "hypotheses", "seed", "video"):
             layout.prop(self, name)
 
 
@@ -45,7 +49,9 @@ def estimate_settings(context: bpy.types.Context) -> EstimateSettings:
     if addon is None or addon.preferences is None:
         return EstimateSettings()
     prefs = addon.preferences
-    return EstimateSettings(device=prefs.device, iterations=prefs.iterations, hypotheses=prefs.hypotheses, seed=prefs.seed)
+    return EstimateSettings(
+        device=prefs.device, iterations=prefs.iterations, hypotheses=prefs.hypotheses, seed=prefs.seed, video=prefs.video
+    )
 
 
 classes = (ZEDO_AP_preferences,)
