@@ -207,10 +207,10 @@ def test_video_mode_chunks_overlap_and_agree(tiny_prior):
     config = LiftConfig(iterations=5, temporal_sigma=0.5)
     whole = lift(tiny_prior, kp, K, config=config)
     calls = []
-    chunked = lift(tiny_prior, kp, K, config=LiftConfig(iterations=5, temporal_sigma=0.5, chunk_size=20),
+    chunked = lift(tiny_prior, kp, K, config=LiftConfig(iterations=5, temporal_sigma=0.5, chunk_size=40),
                    progress=lambda done, total: calls.append(total))
     assert calls[-1] > 5  # several windows were lifted
-    # Each 20-frame window lifts 6 frames of context on either side (12 sigmas at 0.5 frames).
+    # Each 40-frame window keeps 8 frames and lifts 16 of context on either side (32 sigmas).
     np.testing.assert_allclose(chunked.poses3d, whole.poses3d, rtol=0, atol=1e-4)
 
 
