@@ -257,7 +257,7 @@ def test_unknown_layout_option_is_a_usage_error(tmp_path):
 
 
 def test_video_mode_flags(tmp_path, tiny_prior_file):
-    """--video couples the frames (0.04 s at IN's fps, 25 fps without one); --temporal-sigma sets frames."""
+    """--video couples the frames (0.08 s at IN's fps, 25 fps without one); --temporal-sigma sets frames."""
     from zedo_core.temporal import video_sigma
 
     kp = np.concatenate([KP, KP[::-1], KP])  # 9 frames

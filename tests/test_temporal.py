@@ -40,6 +40,16 @@ def test_constant_and_linear_trajectories_are_unchanged(threshold):
     np.testing.assert_allclose(smooth_trajectories(line, 3.0, outlier_threshold=threshold), line, atol=1e-10)
 
 
+def test_quadratic_fit_keeps_a_parabola_and_the_linear_one_does_not():
+    t = np.arange(30.0)[:, None, None]
+    parabola = (0.3 + 0.1 * t - 0.02 * t**2) * np.ones((30, 17, 3))
+    parabola[[3, 10]] = np.nan
+    np.testing.assert_allclose(smooth_trajectories(parabola, 2.0, degree=2), parabola, atol=1e-10)
+    assert np.nanmax(np.abs(smooth_trajectories(parabola, 2.0) - parabola)) > 0.05  # a line cuts the curve
+    with pytest.raises(ValueError, match="degree"):
+        smooth_trajectories(parabola, 2.0, degree=3)
+
+
 def test_zero_sigma_is_the_identity_and_types_are_kept():
     x = linear_track() + np.random.default_rng(1).normal(scale=0.01, size=(30, 17, 3))
     np.testing.assert_array_equal(smooth_trajectories(x, 0.0), x)

@@ -33,20 +33,36 @@ from zedo_core.metrics import acceleration_error, mpjpe, pa_mpjpe
 from zedo_core.prior import load_prior
 from zedo_core.temporal import smooth_trajectories
 
+
+def _linear(sigma: float, **more) -> dict:
+    """The first design: local lines, translation at sigma, 2D smoothing at 2 sigma."""
+    return {"temporal_sigma": sigma, "temporal_degree": 1, "temporal_keypoint_degree": 1,
+            "temporal_translation_sigma": sigma, "temporal_keypoint_sigma": 2 * sigma, **more}
+
+
+def _quadratic(sigma: float, **more) -> dict:
+    return {"temporal_sigma": sigma, "temporal_degree": 2, "temporal_translation_sigma": 1.0, "temporal_keypoint_sigma": 2.0,
+            "temporal_keypoint_degree": 1, **more}
+
+
 # name -> (LiftConfig overrides, robust post-smoothing sigma of the result or 0); sigmas in frames
 # at 25 fps, scaled with the frame rate.
 VARIANTS: dict[str, tuple[dict, float]] = {
     "frame by frame": ({}, 0.0),
     "(a) frame by frame + robust smoothing of the result, sigma 2": ({}, 2.0),
     "(a) frame by frame + robust smoothing of the result, sigma 3": ({}, 3.0),
-    "(b) in the loop, sigma 0.5": ({"temporal_sigma": 0.5}, 0.0),
-    "(b) in the loop, sigma 0.75": ({"temporal_sigma": 0.75}, 0.0),
-    "(b) in the loop, sigma 1": ({"temporal_sigma": 1.0}, 0.0),
-    "(b) in the loop, sigma 1.5": ({"temporal_sigma": 1.5}, 0.0),
-    "(b) sigma 1, no 2D smoothing": ({"temporal_sigma": 1.0, "temporal_keypoint_sigma": 0.0}, 0.0),
-    "(b) sigma 1, 2D smoothing sigma 1": ({"temporal_sigma": 1.0, "temporal_keypoint_sigma": 1.0}, 0.0),
-    "(b) sigma 1, 2D smoothing sigma 3": ({"temporal_sigma": 1.0, "temporal_keypoint_sigma": 3.0}, 0.0),
-    "(b) sigma 1, translation sigma 2": ({"temporal_sigma": 1.0, "temporal_translation_sigma": 2.0}, 0.0),
+    "(b) in the loop, sigma 0.5": (_linear(0.5), 0.0),
+    "(b) in the loop, sigma 0.75": (_linear(0.75), 0.0),
+    "(b) in the loop, sigma 1": (_linear(1.0), 0.0),
+    "(b) in the loop, sigma 1.5": (_linear(1.5), 0.0),
+    "(b) sigma 1, no 2D smoothing": (_linear(1.0, temporal_keypoint_sigma=0.0), 0.0),
+    "(b) sigma 1, 2D smoothing sigma 1": (_linear(1.0, temporal_keypoint_sigma=1.0), 0.0),
+    "(b) sigma 1, 2D smoothing sigma 3": (_linear(1.0, temporal_keypoint_sigma=3.0), 0.0),
+    "(b) sigma 1, translation sigma 2": (_linear(1.0, temporal_translation_sigma=2.0), 0.0),
+    "(b) quadratic, sigma 1.5": (_quadratic(1.5), 0.0),
+    "(b) quadratic, sigma 2": (_quadratic(2.0), 0.0),
+    "(b) quadratic, sigma 2, quadratic 2D sigma 3": (_quadratic(2.0, temporal_keypoint_sigma=3.0, temporal_keypoint_degree=2), 0.0),
+    "video mode defaults (temporal_sigma = video_sigma(fps))": ({"temporal_sigma": 2.0}, 0.0),
 }
 SCALED = ("temporal_sigma", "temporal_keypoint_sigma", "temporal_translation_sigma")
 

@@ -7,7 +7,7 @@ adapted to the 17 joints first (zedo_core.layouts).
 OUT gets ``poses3d`` (N,17,3) metres (camera frame, translation included), ``hypotheses``
 (N,S,17,3) and ``reprojection_error_px`` (N,S). Bad input exits with status 2 and one line.
 With ``--video`` the frames are one clip and neighbouring frames help each other (video mode:
-LiftConfig.temporal_sigma = 0.04 s x IN's ``fps``, 25 fps when IN has none); ``--temporal-sigma``
+LiftConfig.temporal_sigma = 0.08 s x IN's ``fps``, 25 fps when IN has none); ``--temporal-sigma``
 sets the width in frames instead. Without either, every frame is lifted on its own.
 """
 
@@ -174,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     lift_parser.add_argument(
         "--video", action="store_true",
-        help="the frames are one clip: neighbouring frames help each other (width 0.04 s at IN's fps, else 25 fps)",
+        help="the frames are one clip: neighbouring frames help each other (width 0.08 s at IN's fps, else 25 fps)",
     )
     lift_parser.add_argument(
         "--temporal-sigma", type=float, default=None, metavar="FRAMES",

@@ -85,20 +85,25 @@ class LiftConfig:
     # and neighbouring frames help each other. 0 = every frame on its own, as for unrelated
     # images. Otherwise the width (Gaussian sigma, in frames) of the temporal coupling inside the
     # loop: after every denoising step each joint's pelvis-relative trajectory is replaced by a
-    # local linear fit over neighbouring frames, and the rays and the prior then repair the
-    # smoothed poses. temporal.video_sigma(fps) gives the tuned value, 0.04 s (1 frame at 25 fps):
-    # on held-out S8 clips at 25 fps it takes ground-truth 2D from 67.1 to 65.3 mm MPJPE and the
-    # acceleration error from 5.1 to 1.7 mm/frame^2, detector-like 2D from 108.7 to 70.1 mm
+    # local quadratic fit over neighbouring frames, and the rays and the prior then repair the
+    # smoothed poses. temporal.video_sigma(fps) gives the tuned value, 0.08 s (2 frames at 25 fps);
+    # on held-out S8 clips at 25 fps video mode takes ground-truth 2D from 67.1 to 65.4 mm MPJPE
+    # and the acceleration error from 5.1 to 1.7 mm/frame^2, detector-like 2D from 108.7 to 71.1 mm
     # (reports/temporal_ablation_*.txt).
     temporal_sigma: float = 0.0
-    # Coupling of the translation (frames; None = temporal_sigma, 0 = none).
+    # Coupling of the translation, local linear (frames; None = temporal_sigma / 2, 0 = none).
     temporal_translation_sigma: float | None = None
-    # Robust smoothing of the 2D keypoints before lifting (frames; None = 2 x temporal_sigma,
+    # Robust smoothing of the 2D keypoints before lifting (frames; None = 1.5 x temporal_sigma,
     # 0 = off): a detection farther than temporal_outlier (a fraction of the person's size in the
     # image) from its neighbours' estimate is replaced by that estimate. Without it the coupling
     # spreads bad detections to their neighbours.
     temporal_keypoint_sigma: float | None = None
     temporal_outlier: float = 0.05
+    # Local polynomial of the poses' coupling and of the 2D smoothing: 2 (parabola: keeps
+    # accelerations, so fast motion is not flattened; measured on a synthetic 30 fps walk: 49.9 mm
+    # against 56.2 with lines and 52.6 frame by frame) or 1 (line; equal on Human3.6M).
+    temporal_degree: int = 2
+    temporal_keypoint_degree: int = 2
 
     def __post_init__(self) -> None:
         if self.hypotheses < 1:
@@ -117,6 +122,8 @@ class LiftConfig:
             raise ValueError(f"focal_anneal_start must be > 0, got {self.focal_anneal_start}")
         if self.translation_refinement < 0:
             raise ValueError(f"translation_refinement must be >= 0, got {self.translation_refinement}")
+        if self.temporal_degree not in (1, 2) or self.temporal_keypoint_degree not in (1, 2):
+            raise ValueError("temporal_degree and temporal_keypoint_degree must be 1 or 2")
         for name in ("temporal_sigma", "temporal_translation_sigma", "temporal_keypoint_sigma", "temporal_outlier"):
             value = getattr(self, name)
             if value is not None and not (math.isfinite(value) and value >= 0):
@@ -127,8 +134,19 @@ class LiftConfig:
         """True when frames are coupled in time (``temporal_sigma > 0``)."""
         return self.temporal_sigma > 0
 
-    def _temporal(self, value: float | None) -> float:
-        return self.temporal_sigma if value is None else value
+    @property
+    def translation_sigma(self) -> float:
+        """The translation's coupling width in frames (``temporal_translation_sigma`` resolved)."""
+        if self.temporal_translation_sigma is None:
+            return 0.5 * self.temporal_sigma
+        return self.temporal_translation_sigma
+
+    @property
+    def keypoint_sigma(self) -> float:
+        """The 2D smoothing width in frames (``temporal_keypoint_sigma`` resolved)."""
+        if self.temporal_keypoint_sigma is None:
+            return 1.5 * self.temporal_sigma
+        return self.temporal_keypoint_sigma
 
 
 @dataclass(frozen=True)
@@ -172,9 +190,11 @@ def _with_focal_scaled(K: torch.Tensor, scale: float) -> torch.Tensor:
 
 # Video mode: a chunk of a long clip is optimised with this many sigmas of neighbouring frames on
 # each side that are lifted only as context and then discarded. Through 200 iterations the coupling
-# reaches far beyond one smoothing window: measured on a 300-frame S8 clip (3 px noise, sigma 1)
-# against one-window lifting, 12 sigmas differ by 1.8 mm on average, 24 by 0.11, 32 by 0.02 (0.6 at
-# most) and 48 by 0.003 mm. 32 sigmas cost 1.6% more work at sigma 1 and the default chunk size.
+# reaches far beyond one smoothing window. Measured on a 300-frame S8 clip (3 px noise) against
+# one-window lifting: with the default quadratic coupling at sigma 2, 16 sigmas differ by 0.006 mm
+# on average (0.15 at most) and 32 by 0.001 mm; with lines at sigma 1 the influence reaches
+# further (12 sigmas: 1.8 mm, 24: 0.11, 32: 0.02, 48: 0.003). 32 sigmas cost 3% more work at the
+# default chunk size and 25 fps.
 HALO_SIGMAS = 32.0
 
 
@@ -188,15 +208,15 @@ class _TimeAxis:
     S: int
     segments: torch.Tensor
 
-    def smooth(self, x: torch.Tensor, sigma: float) -> torch.Tensor:
-        """Each hypothesis's trajectory of ``x`` ``(R, J, D)`` replaced by its Gaussian local linear
-        fit over neighbouring frames of the same segment."""
+    def smooth(self, x: torch.Tensor, sigma: float, degree: int = 1) -> torch.Tensor:
+        """Each hypothesis's trajectory of ``x`` ``(R, J, D)`` replaced by its Gaussian local
+        polynomial fit over neighbouring frames of the same segment."""
         if sigma <= 0:
             return x
         dense = torch.full((self.frames * self.S, *x.shape[1:]), float("nan"), dtype=torch.float64, device=x.device)
         dense[self.slot] = x.double()
         dense = dense.reshape(self.frames, self.S * x.shape[1], x.shape[2])
-        fit, _ = robust_fit(dense, sigma, self.segments, outlier_threshold=None)
+        fit, _ = robust_fit(dense, sigma, self.segments, outlier_threshold=None, degree=degree)
         fit = fit.reshape(self.frames * self.S, *x.shape[1:])[self.slot].to(x.dtype)
         return torch.where(torch.isfinite(fit), fit, x)
 
@@ -230,7 +250,7 @@ def _optimise_chunk(
     focal_scales = np.linspace(config.focal_anneal_start, 1.0, n) if n > 1 else np.ones(n)
     # Video mode: the coupling of neighbouring frames (zedo_core.temporal).
     pose_sigma = config.temporal_sigma if time_axis is not None else 0.0
-    translation_sigma = config._temporal(config.temporal_translation_sigma) if time_axis is not None else 0.0
+    translation_sigma = config.translation_sigma if time_axis is not None else 0.0
 
     def new_translation(pose: torch.Tensor, rays: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
         translation = solve_translation(pose, rays, weights)
@@ -257,7 +277,7 @@ def _optimise_chunk(
         if pose_sigma > 0:
             # Neighbouring frames vote; the next ray projection and denoising step repair what
             # the smoothing bent.
-            pose = time_axis.smooth(pose, pose_sigma)
+            pose = time_axis.smooth(pose, pose_sigma, config.temporal_degree)
             pose = pose - pose[:, :1]
         on_iteration()
     if n > warmup:
@@ -371,7 +391,7 @@ def lift(
         if len(frames) <= per_chunk:
             windows = [(0, len(frames), 0, len(frames))]
         else:
-            widest = max(config.temporal_sigma, config._temporal(config.temporal_translation_sigma))
+            widest = max(config.temporal_sigma, config.translation_sigma)
             halo = math.ceil(HALO_SIGMAS * widest)
             core = max(1, per_chunk - 2 * halo)
             windows = [
@@ -396,9 +416,11 @@ def lift(
     errors = torch.full((rows,), float("nan"), dtype=dtype)
     energies = torch.full((rows,), float("nan"), dtype=dtype)
     lifted_keypoints = inputs.keypoints
-    keypoint_sigma = 2.0 * config.temporal_sigma if config.temporal_keypoint_sigma is None else config.temporal_keypoint_sigma
+    keypoint_sigma = config.keypoint_sigma
     if config.video and keypoint_sigma > 0:
-        lifted_keypoints = smooth_keypoints(inputs.keypoints, inputs.confidence, keypoint_sigma, config.temporal_outlier, labels)
+        lifted_keypoints = smooth_keypoints(
+            inputs.keypoints, inputs.confidence, keypoint_sigma, config.temporal_outlier, labels, config.temporal_keypoint_degree
+        )
     kp_all = torch.as_tensor(lifted_keypoints[frames], dtype=dtype)
     kp_given = torch.as_tensor(inputs.keypoints[frames], dtype=dtype)
     K_all = torch.as_tensor(inputs.K[frames], dtype=dtype)
