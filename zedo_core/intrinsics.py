@@ -1,22 +1,118 @@
-"""Camera intrinsics when the footage's camera is not calibrated.
+"""Camera intrinsics when the footage's camera is not calibrated: estimated from the actor's motion
+over the ground, else guessed from a field of view.
 
-A single person constrains the focal length only through perspective inside the body, which is
-weak (measured in the README: after the loop the reprojection error and the prior's plausibility
-barely change between half and twice the true focal length). What does change is accuracy, and
-asymmetrically: a guess that is too long costs more than one too short. So uncalibrated footage
-gets a focal length from a horizontal field of view (:data:`DEFAULT_FOV_DEG`, chosen on training
-subjects, wider than most lenses' true view), the principal point at the image centre.
+One body in one frame constrains the focal length only through perspective inside the body, which
+is weak (measured in the README: after the loop the reprojection error and the prior's
+plausibility barely change between half and twice the true focal length). A clip of a person
+standing upright while moving over a ground plane does constrain it (after Lv, Zhao & Nevatia,
+"camera calibration from video of a walking human"; the code here is our own):
+
+- Model: principal point at the image centre, square pixels, focal length ``f``; the world's up
+  direction ``n`` in the camera frame (pitch and roll); the camera ``h`` above the ground. In each
+  upright frame the *foot point* (mid-ankles) lies on the ground and the *upper point*
+  (mid-shoulders) lies a constant height ``L = 1`` above it along ``n``. Intersecting the foot's ray
+  with the ground and stepping ``n`` up predicts where the upper point must appear; in normalised
+  image coordinates that map is the planar homology ``x -> (I - m m^T) x`` with ``m = n / sqrt(h)``
+  (vertex: the vertical vanishing point; axis: the horizon). The foot -> upper lines meeting at the
+  vanishing point fix the camera's tilt and the way the person's image height changes with the
+  foot's image height fixes the horizon; with the principal point known, the two give ``f``.
+- Fit: robust (soft-L1) least squares over ``(log f, m)`` on the residuals between predicted and
+  observed upper points, each divided by the person's image height in that frame, from a few
+  deterministic starts. Only frames where the person plausibly stands upright are used (2D
+  heuristics, thresholds chosen on the training subjects S1 S5 S6 S7 S8, see
+  :data:`UPRIGHT_RULES`).
+- The clip does not determine ``f`` when the camera looks level (the vanishing point is at
+  infinity and every ``f`` fits), when the person does not move in depth, or when few frames are
+  upright. Those cases, and any fit whose uncertainty (leave-one-block-out spread of ``log f``) is
+  too large, fall back to :data:`DEFAULT_FOV_DEG` and say why.
+
+The fallback, :data:`DEFAULT_FOV_DEG`: a guess that is too long costs more than one too short, so
+uncalibrated footage that does not determine ``f`` gets a focal length from a 60 degree horizontal
+field of view (chosen on training subjects, wider than most lenses' true view), the principal point
+at the image centre.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
+from scipy.optimize import least_squares
 
 from .inputs import InputError
 
 DEFAULT_FOV_DEG = 60.0
+
+# Joint indices (Human3.6M 17-joint order).
+_R_HIP, _R_KNEE, _R_ANKLE, _L_HIP, _L_KNEE, _L_ANKLE = 1, 2, 3, 4, 5, 6
+_L_SHOULDER, _R_SHOULDER = 11, 14
+_NEEDED = (_R_HIP, _R_ANKLE, _L_HIP, _L_ANKLE, _L_SHOULDER, _R_SHOULDER)
+
+# Upright-frame heuristics (2D), chosen on the training subjects (ground-truth 2D + 3 px noise, every
+# 10th frame of every sequence and camera: 91% of the frames they keep stand upright in 3D, and they
+# keep 96% of those).
+MAX_TORSO_TILT_DEG = 20.0  # mid-hips -> mid-shoulders, from the image vertical
+MAX_LEG_TILT_DEG = 15.0  # mid-ankles -> mid-hips, from the image vertical
+MIN_STRAIGHTNESS = 0.97  # |foot -> upper| / (|foot -> hips| + |hips -> upper|)
+MIN_KNEE_STRAIGHTNESS = 0.85  # per leg |hip -> ankle| / (|hip -> knee| + |knee -> ankle|)
+LEG_TORSO_RATIO = (1.5, 2.5)  # image length of the legs (feet -> hips) over the torso's (hips -> shoulders)
+UPRIGHT_RULES = (
+    f"torso within {MAX_TORSO_TILT_DEG:.0f} deg and legs within {MAX_LEG_TILT_DEG:.0f} deg of the image vertical, "
+    f"straightness >= {MIN_STRAIGHTNESS}, knees >= {MIN_KNEE_STRAIGHTNESS}, legs / torso in {LEG_TORSO_RATIO}"
+)
+
+MIN_FRAMES = 30  # upright frames needed
+MIN_DEPTH_SPREAD = 0.15  # log ratio of the person's image height, 90th / 10th percentile
+MAX_FRAMES_FIT = 400  # upright frames fitted (evenly spaced): speed
+COARSE_FRAMES = 80  # frames of the first, multi-start fit
+RESIDUAL_SCALE = 0.03  # soft-L1 scale, in person heights
+MIN_PITCH_DEG = 3.0  # a camera looking closer to level than this does not determine f
+MAX_PITCH_DEG = 60.0  # nor one looking down more steeply (the upright model breaks down)
+MAX_LOG_UNCERTAINTY = 0.15  # largest accepted uncertainty of log f
+FOCAL_BOUNDS = (0.15, 8.0)  # focal length over image width: fields of view from about 7 to 146 deg
+JACKKNIFE_BLOCKS = 5
+# A person accelerating at a leans by a/g: the upper point moves LEAN_LEVER_M * a/g ahead of the feet
+# (walking a curve, into the curve). Chosen on the training subjects.
+LEAN_LEVER_M = 1.0
+LEAN_WINDOW_S = 1.0  # accelerations from a quadratic over this long a window
+GRAVITY = 9.81
+
+
+@dataclass(frozen=True)
+class FocalEstimate:
+    """A focal length for uncalibrated footage and how it was found.
+
+    ``estimated`` is False when the clip did not determine the focal length; ``focal_px`` is then
+    the :data:`DEFAULT_FOV_DEG` guess and ``reason`` says why. ``pitch_deg`` (camera looking down
+    > 0) and ``roll_deg`` come with an estimate; ``uncertainty`` is the spread of ``log f`` (about
+    the relative error)."""
+
+    focal_px: float
+    fov_deg: float
+    estimated: bool
+    reason: str
+    frames_used: int
+    image_size: tuple[float, float]
+    pitch_deg: float | None = None
+    roll_deg: float | None = None
+    uncertainty: float | None = None
+    depth_spread: float | None = None
+
+    def intrinsics(self) -> np.ndarray:
+        """``K`` (3x3): this focal length, square pixels, principal point at the image centre."""
+        return intrinsics_from_focal(self.image_size, self.focal_px)
+
+
+def _check_size(image_size: object) -> tuple[float, float]:
+    try:
+        width, height = (float(v) for v in image_size)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        raise InputError(f"image size must be (width, height) in pixels, got {image_size!r}") from None
+    if not (math.isfinite(width) and math.isfinite(height) and width > 0 and height > 0):
+        raise InputError(f"image size must be positive, got {image_size}")
+    return width, height
 
 
 def focal_from_fov(width: float, fov_deg: float) -> float:
@@ -26,11 +122,232 @@ def focal_from_fov(width: float, fov_deg: float) -> float:
     return 0.5 * width / math.tan(math.radians(fov_deg) / 2.0)
 
 
+def fov_from_focal(width: float, focal_px: float) -> float:
+    """Horizontal field of view in degrees of a focal length of ``focal_px`` over ``width`` px."""
+    return math.degrees(2.0 * math.atan(0.5 * width / focal_px))
+
+
+def intrinsics_from_focal(image_size: tuple[float, float], focal_px: float) -> np.ndarray:
+    """``K`` (3x3) for an image ``(width, height)``: square pixels, principal point at the centre."""
+    width, height = _check_size(image_size)
+    if not (math.isfinite(focal_px) and focal_px > 0):
+        raise InputError(f"focal length must be positive, got {focal_px}")
+    return np.array([[focal_px, 0.0, width / 2.0], [0.0, focal_px, height / 2.0], [0.0, 0.0, 1.0]])
+
+
 def intrinsics_from_fov(image_size: tuple[float, float], fov_deg: float = DEFAULT_FOV_DEG) -> np.ndarray:
     """``K`` (3x3) for an image ``(width, height)`` in pixels: square pixels, principal point at the
     centre, focal length from the horizontal field of view."""
-    width, height = (float(v) for v in image_size)
-    if not (width > 0 and height > 0):
-        raise InputError(f"image size must be positive, got {image_size}")
-    focal = focal_from_fov(width, fov_deg)
-    return np.array([[focal, 0.0, width / 2.0], [0.0, focal, height / 2.0], [0.0, 0.0, 1.0]])
+    width, _ = _check_size(image_size)
+    return intrinsics_from_focal(image_size, focal_from_fov(width, fov_deg))
+
+
+def _mid(kp: np.ndarray, a: int, b: int) -> np.ndarray:
+    return 0.5 * (kp[:, a] + kp[:, b])
+
+
+def _tilt_deg(vectors: np.ndarray) -> np.ndarray:
+    """Angle of 2D image vectors pointing up (``-y``) from the image vertical."""
+    return np.degrees(np.arctan2(np.abs(vectors[:, 0]), -vectors[:, 1]))
+
+
+def upright_frames(keypoints: np.ndarray, confidence: np.ndarray) -> np.ndarray:
+    """Boolean mask of frames in which the person plausibly stands upright (2D heuristics)."""
+    kp = keypoints
+    seen = np.all(confidence[:, _NEEDED] > 0, axis=1) & np.all(np.isfinite(kp[:, _NEEDED]), axis=(1, 2))
+    kp = np.where(np.isfinite(kp), kp, 0.0)
+    foot, hips, upper = _mid(kp, _R_ANKLE, _L_ANKLE), _mid(kp, _R_HIP, _L_HIP), _mid(kp, _L_SHOULDER, _R_SHOULDER)
+    legs, torso = np.linalg.norm(hips - foot, axis=1), np.linalg.norm(upper - hips, axis=1)
+    whole = np.linalg.norm(upper - foot, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ok = seen & (legs > 0) & (torso > 0)
+        ok &= (kp[:, _R_ANKLE, 1] > hips[:, 1]) & (kp[:, _L_ANKLE, 1] > hips[:, 1]) & (hips[:, 1] > upper[:, 1])
+        ok &= _tilt_deg(upper - hips) <= MAX_TORSO_TILT_DEG
+        ok &= _tilt_deg(hips - foot) <= MAX_LEG_TILT_DEG
+        ok &= whole / (legs + torso) >= MIN_STRAIGHTNESS
+        for hip, knee, ankle in ((_R_HIP, _R_KNEE, _R_ANKLE), (_L_HIP, _L_KNEE, _L_ANKLE)):
+            knee_seen = (confidence[:, knee] > 0) & np.all(np.isfinite(keypoints[:, knee]), axis=1)
+            chain = np.linalg.norm(kp[:, knee] - kp[:, hip], axis=1) + np.linalg.norm(kp[:, ankle] - kp[:, knee], axis=1)
+            straight = np.linalg.norm(kp[:, ankle] - kp[:, hip], axis=1) / chain
+            ok &= ~knee_seen | (straight >= MIN_KNEE_STRAIGHTNESS)
+        ok &= (legs >= LEG_TORSO_RATIO[0] * torso) & (legs <= LEG_TORSO_RATIO[1] * torso)
+    return ok
+
+
+def _acceleration_operator(index: np.ndarray, seen: np.ndarray, fps: float | None) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """A sparse ``(len(index), len(support))`` operator giving each fitted frame's acceleration
+    (per s^2) from the positions of the ``support`` frames: the second derivative of a quadratic
+    fitted over :data:`LEAN_WINDOW_S` around the frame. Rows are zero without ``fps`` or where the
+    window is too sparsely seen."""
+    support = np.flatnonzero(seen)
+    rows, cols, vals = [], [], []
+    if fps is not None:
+        half = max(2, int(round(0.5 * LEAN_WINDOW_S * fps)))
+        lookup = np.full(len(seen), -1)
+        lookup[support] = np.arange(len(support))
+        for row, t in enumerate(index):
+            frames = np.arange(max(0, t - half), min(len(seen), t + half + 1))
+            frames = frames[seen[frames]]
+            if len(frames) < 0.6 * (2 * half + 1) or frames[0] > t - half // 2 or frames[-1] < t + half // 2:
+                continue
+            tau = (frames - t) / fps
+            V = np.column_stack([np.ones_like(tau), tau, tau**2])
+            coef = 2.0 * np.linalg.pinv(V)[2]
+            rows += [row] * len(frames)
+            cols += list(lookup[frames])
+            vals += list(coef)
+    operator = sparse.csr_matrix((vals, (rows, cols)), shape=(len(index), len(support)))
+    return operator, support
+
+
+@dataclass
+class _Problem:
+    """Centred pixels of the fitted frames' foot and upper points, and the acceleration operator."""
+
+    foot: np.ndarray  # (n, 2) fitted frames
+    upper: np.ndarray  # (n, 2)
+    scale: np.ndarray  # (n,) image length foot -> upper
+    support_foot: np.ndarray  # (m, 2) frames the accelerations are taken from
+    fit_in_support: np.ndarray  # (n,) row of each fitted frame in the support
+    acceleration: sparse.csr_matrix  # (n, m)
+
+    def subset(self, keep: np.ndarray) -> "_Problem":
+        return _Problem(self.foot[keep], self.upper[keep], self.scale[keep], self.support_foot, self.fit_in_support[keep], self.acceleration[keep])
+
+
+def _residuals(params: np.ndarray, problem: _Problem) -> np.ndarray:
+    """Observed minus predicted upper points, in person heights (image length foot -> upper)."""
+    f = math.exp(params[0])
+    m = params[1:]
+    norm2 = float(m @ m)
+    n, h = m / math.sqrt(norm2), 1.0 / norm2
+    rays = np.column_stack([problem.support_foot / f, np.ones(len(problem.support_foot))])
+    down = np.minimum(rays @ n, -1e-3)  # feet below the horizon
+    ground = -h * rays / down[:, None]  # foot points on the ground, units of L
+    upper = ground[problem.fit_in_support] + n
+    if problem.acceleration.nnz:
+        upper = upper + (LEAN_LEVER_M / GRAVITY) * (problem.acceleration @ ground)
+    z = np.maximum(upper[:, 2], 1e-3)
+    return ((f * upper[:, :2] / z[:, None] - problem.upper) / problem.scale[:, None]).ravel()
+
+
+def _fit(problem: _Problem, width: float, starts: list[np.ndarray], tol: float = 1e-8):
+    lo, hi = math.log(FOCAL_BOUNDS[0] * width), math.log(FOCAL_BOUNDS[1] * width)
+    bounds = ([lo, -10, -10, -10], [hi, 10, 10, 10])
+    best = None
+    for x0 in starts:
+        x0 = x0.copy()
+        x0[0] = min(max(x0[0], lo + 1e-6), hi - 1e-6)
+        result = least_squares(
+            _residuals, x0, bounds=bounds, loss="soft_l1", f_scale=RESIDUAL_SCALE, args=(problem,), x_scale=0.3,
+            ftol=tol, xtol=tol, gtol=tol,
+        )
+        if best is None or result.cost < best.cost:
+            best = result
+    return best
+
+
+def _fallback(width: float, height: float, reason: str, frames: int, **extra) -> FocalEstimate:
+    focal = focal_from_fov(width, DEFAULT_FOV_DEG)
+    return FocalEstimate(focal, DEFAULT_FOV_DEG, False, reason, frames, (width, height), **extra)
+
+
+def estimate_focal(
+    keypoints: object,
+    confidence: object | None = None,
+    image_size: tuple[float, float] | None = None,
+    fps: float | None = None,
+) -> FocalEstimate:
+    """Estimate the focal length (pixels) of the camera that filmed ``keypoints`` ``(N,17,2)``
+    (pixels, Human3.6M order, NaN = missing) with ``confidence`` ``(N,17)`` (None = 1 where
+    finite) in an image of ``image_size`` ``(width, height)``; fall back to the
+    :data:`DEFAULT_FOV_DEG` guess, with the reason, when the clip does not determine it.
+
+    ``fps``: the frames' rate when they are consecutive video frames; it lets the fit allow for
+    the lean of a person walking a curve (without it, such clips come out with too long a focal
+    length)."""
+    if image_size is None:
+        raise InputError("estimate_focal needs the image size (width, height) in pixels")
+    width, height = _check_size(image_size)
+    try:
+        kp = np.asarray(keypoints, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"keypoints must be numeric: {exc}") from None
+    if kp.ndim != 3 or kp.shape[1:] != (17, 2) or kp.shape[0] == 0:
+        raise InputError(f"keypoints must have shape (N, 17, 2) with N >= 1, got {kp.shape}")
+    if confidence is None:
+        conf = np.all(np.isfinite(kp), axis=2).astype(np.float64)
+    else:
+        try:
+            conf = np.asarray(confidence, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"confidence must be numeric: {exc}") from None
+        if conf.shape != kp.shape[:2]:
+            raise InputError(f"confidence must have shape {kp.shape[:2]}, got {conf.shape}")
+        conf = np.where(np.isfinite(conf), conf, 0.0)
+    if fps is not None and not (math.isfinite(fps) and fps > 0):
+        raise InputError(f"fps must be positive, got {fps}")
+
+    upright = upright_frames(kp, conf)
+    count = int(upright.sum())
+    if count < MIN_FRAMES:
+        return _fallback(width, height, f"too few frames with the person upright ({count} of {len(kp)}, need {MIN_FRAMES})", count)
+    index = np.flatnonzero(upright)
+    if count > MAX_FRAMES_FIT:
+        index = index[np.linspace(0, count - 1, MAX_FRAMES_FIT).round().astype(int)]
+    centre = np.array([width / 2.0, height / 2.0])
+    feet_seen = np.all(conf[:, (_R_ANKLE, _L_ANKLE)] > 0, axis=1) & np.all(np.isfinite(kp[:, (_R_ANKLE, _L_ANKLE)]), axis=(1, 2))
+    acceleration, support = _acceleration_operator(index, feet_seen, fps)
+    all_feet = _mid(np.where(np.isfinite(kp), kp, 0.0), _R_ANKLE, _L_ANKLE) - centre
+    lookup = np.full(len(kp), -1)
+    lookup[support] = np.arange(len(support))
+    foot = all_feet[index]
+    upper = _mid(kp[index], _L_SHOULDER, _R_SHOULDER) - centre
+    scale = np.linalg.norm(upper - foot, axis=1)
+    problem = _Problem(foot, upper, scale, all_feet[support], lookup[index], acceleration)
+    spread = float(np.log(np.percentile(scale, 90) / np.percentile(scale, 10)))
+    if spread < MIN_DEPTH_SPREAD:
+        return _fallback(
+            width, height, f"the person does not move in depth (image height varies by {100 * (math.exp(spread) - 1):.0f}%)", count,
+            depth_spread=round(spread, 4),
+        )
+
+    starts = []
+    for fov in (30.0, 50.0, 75.0, 110.0):
+        for pitch in (8.0, 25.0):
+            t = math.radians(pitch)
+            starts.append(np.array([math.log(focal_from_fov(width, fov)), 0.0, -math.cos(t), -math.sin(t)]) / np.array([1, 1.1, 1.1, 1.1]))
+    coarse = problem.subset(np.linspace(0, len(index) - 1, min(len(index), COARSE_FRAMES)).round().astype(int))
+    fit = _fit(problem, width, [_fit(coarse, width, starts, tol=1e-4).x])
+    log_f, m = fit.x[0], fit.x[1:]
+    n = m / np.linalg.norm(m)
+    if n[1] > 0:
+        n = -n
+    pitch = math.degrees(math.asin(float(np.clip(-n[2], -1.0, 1.0))))
+    roll = math.degrees(math.atan2(n[0], -n[1]))
+    focal = math.exp(log_f)
+    extra = {"pitch_deg": round(pitch, 2), "roll_deg": round(roll, 2), "depth_spread": round(spread, 4)}
+    lo, hi = math.log(FOCAL_BOUNDS[0] * width), math.log(FOCAL_BOUNDS[1] * width)
+    if not MIN_PITCH_DEG <= pitch <= MAX_PITCH_DEG:
+        why = "looks level or up" if pitch < MIN_PITCH_DEG else "looks steeply down"
+        return _fallback(
+            width, height, f"the camera {why} (pitch {pitch:.1f} deg): the focal length is not determined", count, **extra
+        )
+    if not lo + 0.01 < log_f < hi - 0.01:
+        return _fallback(width, height, "the fit ran to the limit of plausible focal lengths", count, **extra)
+
+    # Uncertainty: leave one block of frames out at a time.
+    blocks = np.array_split(np.arange(len(index)), JACKKNIFE_BLOCKS)
+    logs = []
+    for block in blocks:
+        keep = np.ones(len(index), dtype=bool)
+        keep[block] = False
+        logs.append(_fit(problem.subset(keep), width, [fit.x], tol=1e-5).x[0])
+    logs = np.array(logs)
+    uncertainty = float(math.sqrt((JACKKNIFE_BLOCKS - 1) / JACKKNIFE_BLOCKS * np.sum((logs - logs.mean()) ** 2)))
+    extra["uncertainty"] = round(uncertainty, 4)
+    if uncertainty > MAX_LOG_UNCERTAINTY:
+        return _fallback(width, height, f"the fit is ill-conditioned (focal length uncertain by {100 * uncertainty:.0f}%)", count, **extra)
+    return FocalEstimate(
+        focal, fov_from_focal(width, focal), True, f"estimated from {count} upright frames", count, (width, height), **extra
+    )
