@@ -62,7 +62,10 @@ def _global_parser() -> argparse.ArgumentParser:
 def _add_job_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layout", default=None, help="keypoint layout (h36m, coco, body25, mediapipe, mpii...)")
     parser.add_argument("--focal", type=float, default=None, help="focal length in pixels when the input has no K")
-    parser.add_argument("--fov", type=float, default=None, help="horizontal field of view (degrees) when the input has no K (default 60)")
+    parser.add_argument(
+        "--fov", type=float, default=None,
+        help="horizontal field of view (degrees) when the input has no K (default: estimated from the actor's motion, else 60)",
+    )
     parser.add_argument("--image-size", type=int, nargs=2, metavar=("W", "H"), default=None)
     parser.add_argument("--actor-height", type=float, default=None, help="actor's standing height in metres")
 
@@ -120,6 +123,7 @@ class PreparedInput:
     K: np.ndarray
     image_size: tuple[int, int]
     fps: float | None
+    camera: str = ""  # where K came from (printed)
 
 
 def prepare(job: Job) -> PreparedInput:
@@ -131,16 +135,28 @@ def prepare(job: Job) -> PreparedInput:
         raise BatchError(str(error)) from error
     image_size = job.image_size or sequence.image_size
     K = sequence.K
+    camera = "camera K from the input"
     if K is None:
         if image_size is None:
             raise BatchError(f"{job.input}: has no camera K and no image size: pass --image-size W H (and --focal PX if known)")
         intrinsics = engine_module("intrinsics")
         try:
-            K = intrinsics.intrinsics_from_fov(image_size, job.fov or intrinsics.DEFAULT_FOV_DEG)
+            if job.focal is not None:
+                K = intrinsics.intrinsics_from_focal(image_size, job.focal)
+                camera = f"focal length {job.focal:.0f} px (--focal)"
+            elif job.fov is not None:
+                K = intrinsics.intrinsics_from_fov(image_size, job.fov)
+                camera = f"focal length {K[0, 0]:.0f} px from a {job.fov:.0f}° field of view (--fov)"
+            else:  # no calibration given: estimate it from the actor's motion, else the 60° guess
+                found = intrinsics.estimate_focal(sequence.keypoints, sequence.confidence, image_size, fps=sequence.fps)
+                K = found.intrinsics()
+                camera = (
+                    f"focal length {found.focal_px:.0f} px estimated from the actor's motion ({found.reason})"
+                    if found.estimated
+                    else f"focal length {found.focal_px:.0f} px guessed ({found.fov_deg:.0f}° field of view): {found.reason}"
+                )
         except ValueError as error:
             raise BatchError(f"{job.input}: {error}") from error
-        if job.focal is not None:
-            K[0, 0] = K[1, 1] = job.focal
     try:
         checked = engine_module("inputs").validate_inputs(sequence.keypoints, K, sequence.confidence)
     except ValueError as error:
@@ -152,7 +168,7 @@ def prepare(job: Job) -> PreparedInput:
         image_size = (int(round(2 * K0[0, 2])), int(round(2 * K0[1, 2])))
     if job.actor_height is not None and not job.actor_height > 0:
         raise BatchError(f"--actor-height must be positive, got {job.actor_height}")
-    return PreparedInput(sequence.keypoints, sequence.confidence, K, tuple(int(v) for v in image_size), sequence.fps)
+    return PreparedInput(sequence.keypoints, sequence.confidence, K, tuple(int(v) for v in image_size), sequence.fps, camera)
 
 
 def _atomic(path: Path, write) -> None:
@@ -169,6 +185,8 @@ def _atomic(path: Path, write) -> None:
 def convert(job: Job, prepared: PreparedInput, settings: EstimateSettings, log=print) -> None:
     """Lift one input and write its .blend (and BVH / FBX) files."""
     step = {"last": -1}
+    if prepared.camera:
+        log(f"  {job.input.name}: {prepared.camera}")
 
     def progress(done: int, total: int) -> None:
         percent = 100 * done // max(total, 1)

@@ -72,20 +72,59 @@ class CameraChoice:
     image_size: tuple[int, int]
     calibrated: bool
     description: str
+    estimated: bool = False  # focal length estimated from the actor's motion (not calibrated)
+
+
+_ESTIMATES: dict[tuple, object] = {}  # recent focal-length estimates, keyed by the tracks' content
+_MAX_ESTIMATES = 8
+
+
+def _scene_fps(settings, clip: bpy.types.MovieClip) -> float | None:
+    scene = getattr(settings, "id_data", None)
+    if isinstance(scene, bpy.types.Scene):
+        return _frame_rate(scene, clip)
+    return float(clip.fps) if clip.fps > 0 else None
+
+
+def estimate_focal_from_tracks(settings, image_size: tuple[int, int]):
+    """The engine's :class:`FocalEstimate` from the mapped tracks over the frame range (cached by
+    the markers' content, so redrawing the panel costs a read of the markers, not a fit)."""
+    intrinsics = engine_module("intrinsics")
+    clip, tracking_object = settings.clip, settings.tracking_object_data()
+    if tracking_object is None or settings.frame_end < settings.frame_start:
+        return intrinsics.estimate_focal(np.full((1, 17, 2), np.nan), None, image_size)  # a fallback with its reason
+    keypoints, confidence = read_keypoints(
+        clip, tracking_object.tracks, settings.track_names(), settings.frame_start, settings.frame_end
+    )
+    fps = _scene_fps(settings, clip)
+    key = (hash(keypoints.tobytes()), hash(confidence.tobytes()), tuple(image_size), fps)
+    if key not in _ESTIMATES:
+        if len(_ESTIMATES) >= _MAX_ESTIMATES:
+            _ESTIMATES.pop(next(iter(_ESTIMATES)))
+        _ESTIMATES[key] = intrinsics.estimate_focal(keypoints, confidence, image_size, fps=fps)
+    return _ESTIMATES[key]
 
 
 def choose_camera(settings) -> CameraChoice:
-    """The clip camera's intrinsics, or a field-of-view guess for uncalibrated footage."""
+    """The clip camera's intrinsics; else (Auto) a focal length estimated from the actor's motion,
+    falling back to the field-of-view guess; or (Field of View) the user's field of view."""
     K, image_size = clip_intrinsics(settings.clip)
     use_clip = settings.camera_source == "CLIP" or (
         settings.camera_source == "AUTO" and not clip_camera_is_default(settings.clip)
     )
     if use_clip:
         return CameraChoice(K, image_size, True, f"Clip camera: focal length {K[0, 0]:.0f} px")
+    intrinsics = engine_module("intrinsics")
     fov_deg = float(np.degrees(settings.field_of_view))
-    guessed = engine_module("intrinsics").intrinsics_from_fov(image_size, fov_deg)
-    why = "the clip camera is not set up" if settings.camera_source == "AUTO" else "chosen"
-    return CameraChoice(guessed, image_size, False, f"Guessed from a {fov_deg:.0f}° field of view ({why}): {guessed[0, 0]:.0f} px")
+    guessed = intrinsics.intrinsics_from_fov(image_size, fov_deg)
+    if settings.camera_source != "AUTO":
+        return CameraChoice(guessed, image_size, False, f"Guessed from a {fov_deg:.0f}° field of view (chosen): {guessed[0, 0]:.0f} px")
+    found = estimate_focal_from_tracks(settings, image_size)
+    if found.estimated:
+        K = intrinsics.intrinsics_from_focal(image_size, found.focal_px)
+        text = f"Estimated from the actor's motion: {found.focal_px:.0f} px ({found.fov_deg:.0f}° field of view)"
+        return CameraChoice(K, image_size, False, text, estimated=True)
+    return CameraChoice(guessed, image_size, False, f"Guessed ({fov_deg:.0f}° field of view): {found.reason}")
 
 
 def gather_request(context: bpy.types.Context, settings, engine_settings: EstimateSettings) -> EstimateRequest:

@@ -46,7 +46,8 @@ def draw_estimate_ui(layout: bpy.types.UILayout, context: bpy.types.Context, sho
             row = box.row()
             row.active = not camera.calibrated
             row.prop(settings, "field_of_view")
-        box.label(text=camera.description, icon="CAMERA_DATA" if camera.calibrated else "ERROR")
+        icon = "CAMERA_DATA" if camera.calibrated else "INFO" if camera.estimated else "ERROR"
+        box.label(text=camera.description, icon=icon)
         if not camera.calibrated:
             box.label(text="Set the focal length under Track > Camera for true depth")
         K, (width, height) = camera.K, camera.image_size

@@ -64,13 +64,13 @@ UPRIGHT_RULES = (
 )
 
 MIN_FRAMES = 30  # upright frames needed
-MIN_DEPTH_SPREAD = 0.15  # log ratio of the person's image height, 90th / 10th percentile
+MIN_DEPTH_SPREAD = 0.25  # log ratio of the person's image height, 90th / 10th percentile of the fitted frames
 MAX_FRAMES_FIT = 400  # upright frames fitted (evenly spaced): speed
 COARSE_FRAMES = 80  # frames of the first, multi-start fit
 RESIDUAL_SCALE = 0.03  # soft-L1 scale, in person heights
 MIN_PITCH_DEG = 3.0  # a camera looking closer to level than this does not determine f
 MAX_PITCH_DEG = 60.0  # nor one looking down more steeply (the upright model breaks down)
-MAX_LOG_UNCERTAINTY = 0.15  # largest accepted uncertainty of log f
+MAX_LOG_UNCERTAINTY = 0.10  # largest accepted leave-one-block-out spread of log f
 FOCAL_BOUNDS = (0.15, 8.0)  # focal length over image width: fields of view from about 7 to 146 deg
 JACKKNIFE_BLOCKS = 5
 # A person accelerating at a leans by a/g: the upper point moves LEAN_LEVER_M * a/g ahead of the feet
