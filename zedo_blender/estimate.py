@@ -86,28 +86,44 @@ def _scene_fps(settings, clip: bpy.types.MovieClip) -> float | None:
     return float(clip.fps) if clip.fps > 0 else None
 
 
-def estimate_focal_from_tracks(settings, image_size: tuple[int, int]):
-    """The engine's :class:`FocalEstimate` from the mapped tracks over the frame range (cached by
-    the markers' content, so redrawing the panel costs a read of the markers, not a fit)."""
+def _remember(key: tuple, value) -> None:
+    if len(_ESTIMATES) >= _MAX_ESTIMATES:
+        _ESTIMATES.pop(next(iter(_ESTIMATES)))
+    _ESTIMATES[key] = value
+
+
+def estimate_focal_from_tracks(settings, image_size: tuple[int, int], exact: bool = True):
+    """The engine's :class:`FocalEstimate` from the mapped tracks over the frame range, cached by
+    the markers' content. ``exact=False`` (the panel's redraws) first looks it up by a cheap key
+    (tracks, their marker counts and end markers, frames, size, rate) without reading every marker."""
     intrinsics = engine_module("intrinsics")
     clip, tracking_object = settings.clip, settings.tracking_object_data()
     if tracking_object is None or settings.frame_end < settings.frame_start:
         return intrinsics.estimate_focal(np.full((1, 17, 2), np.nan), None, image_size)  # a fallback with its reason
-    keypoints, confidence = read_keypoints(
-        clip, tracking_object.tracks, settings.track_names(), settings.frame_start, settings.frame_end
-    )
     fps = _scene_fps(settings, clip)
+    names = settings.track_names()
+    tracks = [tracking_object.tracks.get(name) if name else None for name in names]
+    cheap = (
+        "cheap", clip.name, tracking_object.name, settings.frame_start, settings.frame_end, tuple(image_size), fps,
+        tuple(
+            (name, len(t.markers), tuple(t.markers[0].co), tuple(t.markers[-1].co), t.weight) if t is not None and len(t.markers) else name
+            for name, t in zip(names, tracks)
+        ),
+    )
+    if not exact and cheap in _ESTIMATES:
+        return _ESTIMATES[cheap]
+    keypoints, confidence = read_keypoints(clip, tracking_object.tracks, names, settings.frame_start, settings.frame_end)
     key = (hash(keypoints.tobytes()), hash(confidence.tobytes()), tuple(image_size), fps)
     if key not in _ESTIMATES:
-        if len(_ESTIMATES) >= _MAX_ESTIMATES:
-            _ESTIMATES.pop(next(iter(_ESTIMATES)))
-        _ESTIMATES[key] = intrinsics.estimate_focal(keypoints, confidence, image_size, fps=fps)
+        _remember(key, intrinsics.estimate_focal(keypoints, confidence, image_size, fps=fps))
+    _remember(cheap, _ESTIMATES[key])
     return _ESTIMATES[key]
 
 
-def choose_camera(settings) -> CameraChoice:
+def choose_camera(settings, exact: bool = True) -> CameraChoice:
     """The clip camera's intrinsics; else (Auto) a focal length estimated from the actor's motion,
-    falling back to the field-of-view guess; or (Field of View) the user's field of view."""
+    falling back to the field-of-view guess; or (Field of View) the user's field of view.
+    ``exact=False``: the panel's cheap lookup (see :func:`estimate_focal_from_tracks`)."""
     K, image_size = clip_intrinsics(settings.clip)
     use_clip = settings.camera_source == "CLIP" or (
         settings.camera_source == "AUTO" and not clip_camera_is_default(settings.clip)
@@ -119,7 +135,7 @@ def choose_camera(settings) -> CameraChoice:
     guessed = intrinsics.intrinsics_from_fov(image_size, fov_deg)
     if settings.camera_source != "AUTO":
         return CameraChoice(guessed, image_size, False, f"Guessed from a {fov_deg:.0f}° field of view (chosen): {guessed[0, 0]:.0f} px")
-    found = estimate_focal_from_tracks(settings, image_size)
+    found = estimate_focal_from_tracks(settings, image_size, exact=exact)
     if found.estimated:
         K = intrinsics.intrinsics_from_focal(image_size, found.focal_px)
         text = f"Estimated from the actor's motion: {found.focal_px:.0f} px ({found.fov_deg:.0f}° field of view)"

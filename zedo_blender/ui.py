@@ -39,7 +39,7 @@ def draw_estimate_ui(layout: bpy.types.UILayout, context: bpy.types.Context, sho
                 )
 
     if clip is not None and clip.size[0] > 0:
-        camera = choose_camera(settings)
+        camera = choose_camera(settings, exact=False)
         box = layout.box()
         box.prop(settings, "camera_source")
         if settings.camera_source != "CLIP":

@@ -70,6 +70,7 @@ def test_panel_estimates_from_the_tracks_of_an_uncalibrated_clip(empty_scene, tm
     assert choice.estimated and not choice.calibrated
     assert choice.description.startswith("Estimated from the actor's motion:")
     assert choice.K[0, 0] == pytest.approx(FOCAL, rel=0.05) and choice.K[0, 2] == SIZE[0] / 2
+    assert estimate.choose_camera(settings, exact=False).description == choice.description  # the panel's cached look-up
     settings.camera_source = "FOV"  # the user's own field of view is kept
     choice = estimate.choose_camera(settings)
     assert not choice.estimated and "chosen" in choice.description
