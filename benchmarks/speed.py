@@ -21,7 +21,9 @@ from zedo_core import LiftConfig, lift, load_prior
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "walking_example.npz"
 # The authors' released setting: 1000 iterations, Adam start, fixed rays, closed-form translation.
-AUTHORS = LiftConfig(iterations=1000, initial_search="adam", focal_anneal_start=1.0, translation_refinement=0)
+AUTHORS = LiftConfig(
+    iterations=1000, initial_search="adam", focal_anneal_start=1.0, translation_refinement=0, t_max=0.1, step_budget=1.0
+)
 
 
 def clip(frames: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -3,7 +3,7 @@
 Choices are made here, never on the test subjects S9/S11 (the prior has seen these poses, so the
 absolute numbers are optimistic; the comparisons are what count). Ground-truth 2D, all cameras.
 
-    python -m training.ablation [--samples 300] [--json reports/ablation.json]
+    python -m training.ablation [--samples 300] [--stride 640] [--json reports/ablation.json]
 """
 
 from __future__ import annotations
@@ -36,7 +36,15 @@ VARIANTS: dict[str, dict] = {
     "focal continuation from 0.8 f": {"focal_anneal_start": 0.8},
     "focal continuation from 0.4 f": {"focal_anneal_start": 0.4},
     "closed-form translation only (as the paper)": {"translation_refinement": 0},
-    "paper's loop (fixed rays, closed-form T)": {"focal_anneal_start": 1.0, "translation_refinement": 0},
+    "paper's schedule (t 0.1 -> 0.01, dt 1/n)": {"t_max": 0.1, "step_budget": 1.0},
+    "t 0.1 -> 0.01, dt 0.7/n": {"t_max": 0.1},
+    "t 0.15 -> 0.01, dt 0.7/n": {"t_max": 0.15},
+    "t 0.12 -> 0.01, dt 0.6/n": {"step_budget": 0.6},
+    "t 0.12 -> 0.01, dt 0.8/n": {"step_budget": 0.8},
+    "t 0.12 -> 0.01, dt 0.5/n": {"step_budget": 0.5},
+    "paper's loop (fixed rays, closed-form T, its schedule)": {
+        "focal_anneal_start": 1.0, "translation_refinement": 0, "t_max": 0.1, "step_budget": 1.0,
+    },
     "S=10": {"hypotheses": 10},
 }
 
@@ -45,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=None)
     parser.add_argument("--prior", default=None)
-    parser.add_argument("--samples", type=int, default=300)
+    parser.add_argument("--samples", type=int, default=300, help="random frames of the validation set")
+    parser.add_argument("--stride", type=int, default=640, help="take every stride-th frame of each sequence first")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--only", nargs="*", default=None, help="run only these variant names")
     parser.add_argument(
@@ -57,13 +66,13 @@ def main(argv: list[str] | None = None) -> int:
 
     if set(args.subjects) - set(TRAIN_SUBJECTS):
         parser.error("design choices are measured on training subjects only, never on S9/S11")
-    samples = build_samples(args.data, "gt", 640, subjects=tuple(args.subjects))
+    samples = build_samples(args.data, "gt", args.stride, subjects=tuple(args.subjects))
     idx = np.random.default_rng(0).choice(len(samples.keys), min(args.samples, len(samples.keys)), replace=False)
     gt = samples.gt3d[idx]
     prior = load_prior(args.prior, device=args.device)
     report = {}
     print(f"{len(idx)} validation frames from {', '.join(args.subjects)} (ground-truth 2D); mm")
-    print(f"{'variant':<48}{'MPJPE':>7}{'median':>8}{'p90':>7}{'PA':>7}{'s':>6}")
+    print(f"{'variant':<56}{'MPJPE':>7}{'median':>8}{'p90':>7}{'PA':>7}{'s':>6}")
     for name, overrides in VARIANTS.items():
         if args.only is not None and name not in args.only:
             continue
@@ -73,16 +82,16 @@ def main(argv: list[str] | None = None) -> int:
         seconds = time.perf_counter() - started
         m, p = mpjpe(result.poses3d, gt) * 1000, pa_mpjpe(result.poses3d, gt) * 1000
         row = {"mpjpe": m.mean(), "median": np.median(m), "p90": np.percentile(m, 90), "pa_mpjpe": p.mean(), "seconds": seconds}
-        print(f"{name:<48}{row['mpjpe']:>7.1f}{row['median']:>8.1f}{row['p90']:>7.1f}{row['pa_mpjpe']:>7.1f}{seconds:>6.0f}")
+        print(f"{name:<56}{row['mpjpe']:>7.1f}{row['median']:>8.1f}{row['p90']:>7.1f}{row['pa_mpjpe']:>7.1f}{seconds:>6.0f}")
         if config.hypotheses > 1:
             per_hyp = mpjpe(result.hypotheses, gt[:, None]) * 1000
             row["oracle_mpjpe"] = per_hyp.min(1).mean()
-            print(f"{'  oracle minimum':<48}{row['oracle_mpjpe']:>7.1f}")
+            print(f"{'  oracle minimum':<56}{row['oracle_mpjpe']:>7.1f}")
             for method in ("prior", "reprojection", "medoid", "mean"):
                 _, chosen = combine_hypotheses(result.hypotheses, result.reprojection_error_px, result.implausibility, method)
                 cm, cp = mpjpe(chosen, gt) * 1000, pa_mpjpe(chosen, gt) * 1000
                 row[f"selection_{method}"] = {"mpjpe": cm.mean(), "pa_mpjpe": cp.mean()}
-                print(f"{'  selection: ' + method:<48}{cm.mean():>7.1f}{np.median(cm):>8.1f}{np.percentile(cm, 90):>7.1f}{cp.mean():>7.1f}")
+                print(f"{'  selection: ' + method:<56}{cm.mean():>7.1f}{np.median(cm):>8.1f}{np.percentile(cm, 90):>7.1f}{cp.mean():>7.1f}")
         report[name] = {"overrides": {k: str(v) for k, v in overrides.items()}, **{k: (float(v) if not isinstance(v, dict) else v) for k, v in row.items()}}
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

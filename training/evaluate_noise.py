@@ -23,7 +23,7 @@ from zedo_core.metrics import mpjpe, pa_mpjpe
 
 LOOPS = {
     "ours": LiftConfig(),
-    "paper's loop": LiftConfig(focal_anneal_start=1.0, translation_refinement=0),
+    "paper's loop": LiftConfig(focal_anneal_start=1.0, translation_refinement=0, t_max=0.1, step_budget=1.0),
 }
 
 
