@@ -19,6 +19,9 @@ from typing import TYPE_CHECKING
 _EXPORTS = {
     "InputError": "inputs",
     "validate_inputs": "inputs",
+    "FocalEstimate": "intrinsics",
+    "estimate_focal": "intrinsics",
+    "intrinsics_from_fov": "intrinsics",
     "joint_aliases": "joint_names",
     "match_joint": "joint_names",
     "KeypointSequence": "keypoint_files",
@@ -57,6 +60,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # for type checkers and IDEs
     from .inputs import InputError, validate_inputs
+    from .intrinsics import FocalEstimate, estimate_focal, intrinsics_from_fov
     from .joint_names import joint_aliases, match_joint
     from .keypoint_files import KeypointSequence, read_keypoints
     from .layouts import LAYOUTS, Layout, LayoutError, layout_for_joint_count, to_h36m
@@ -66,6 +70,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs
     from .skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS
 
 __all__ = [
+    "FocalEstimate",
     "InputError",
     "JOINT_NAMES",
     "KeypointSequence",
@@ -79,6 +84,8 @@ __all__ = [
     "PARENTS",
     "PosePrior",
     "PriorLoadError",
+    "estimate_focal",
+    "intrinsics_from_fov",
     "joint_aliases",
     "layout_for_joint_count",
     "lift",
