@@ -53,7 +53,7 @@ class ZEDO_PG_settings(bpy.types.PropertyGroup):
     camera_source: EnumProperty(
         name="Focal Length",
         items=(
-            ("AUTO", "Auto", "The clip's tracking camera when it has been set up, else a guess from the field of view"),
+            ("AUTO", "Auto", "The clip's tracking camera when it has been set up, else estimated from the actor's motion, else a 60° field of view"),
             ("CLIP", "Clip Camera", "Focal length and principal point of the clip's tracking camera"),
             ("FOV", "Field of View", "Guess the focal length from a horizontal field of view (uncalibrated footage)"),
         ),
