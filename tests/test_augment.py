@@ -83,3 +83,27 @@ def test_bone_scaling_keeps_mirror_bones_equal_and_within_spread():
     mirror = [FLIP_PERMUTATION[j] - 1 for j in range(1, 17)]
     torch.testing.assert_close(ratio, ratio[:, mirror])
     assert torch.equal(random_bone_scaling(poses, torch.Generator(), 0.0), poses)
+
+
+def test_part_swap_grafts_one_donor_limb_at_the_samebody_heading():
+    from training.augment import SWAP_PARTS, body_heading, random_part_swap
+    from zedo_core.geometry import rotation_matrices
+
+    generator = torch.Generator().manual_seed(1)
+    base = (WORLD_T_POSE + 0.05 * torch.randn(17, 3, generator=generator, dtype=torch.float64)).expand(400, 17, 3)
+    donor_pose = WORLD_T_POSE + 0.05 * torch.randn(17, 3, generator=generator, dtype=torch.float64)
+    # Donors: one pose turned to random headings (the swap must turn them back).
+    turns = rotation_matrices("z", torch.rand(400, generator=generator, dtype=torch.float64) * 6.28)
+    donors = torch.einsum("bij,kj->bki", turns, donor_pose)
+    out = random_part_swap(base, donors, torch.Generator().manual_seed(0), 0.5)
+    heading = body_heading(base[:1]) - body_heading(donor_pose[None])
+    aligned = donor_pose @ rotation_matrices("z", heading)[0].T
+    changed = (out - base).abs().sum(-1) > 1e-9
+    assert 150 < changed.any(1).sum() < 250  # about half the samples
+    for row in changed.any(1).nonzero()[:, 0]:
+        parts = [p for p in SWAP_PARTS if set(changed[row].nonzero()[:, 0].tolist()) <= set(p[1])]
+        assert len(parts) == 1, "exactly one limb changes"
+        root, joints = parts[0]
+        # The limb is the donor's, relative to its attachment, turned to the base pose's heading.
+        torch.testing.assert_close(out[row, list(joints)] - out[row, root], (aligned[list(joints)] - aligned[root]))
+    assert torch.equal(random_part_swap(base, donors, torch.Generator().manual_seed(0), 0.0), base)

@@ -49,14 +49,60 @@ def random_bone_scaling(poses: torch.Tensor, generator: torch.Generator, spread:
     return scaled
 
 
+# Limbs that random_part_swap exchanges: (attachment joint, joints that move with the limb).
+SWAP_PARTS = (
+    (11, (12, 13)),  # left arm, from the left shoulder
+    (14, (15, 16)),  # right arm
+    (8, (9, 10)),  # head, from the thorax
+    (0, (1, 2, 3, 4, 5, 6)),  # both legs, from the pelvis
+)
+
+
+def body_heading(world_rel_m: torch.Tensor) -> torch.Tensor:
+    """Heading (radians about world z) of the right -> left hip line of world poses ``(B, 17, 3)``."""
+    hips = world_rel_m[:, LEFT_HIP] - world_rel_m[:, RIGHT_HIP]
+    return torch.atan2(hips[:, 1], hips[:, 0])
+
+
+def random_part_swap(
+    poses: torch.Tensor, donors: torch.Tensor, generator: torch.Generator, probability: float
+) -> torch.Tensor:
+    """With ``probability``, give each world pose ``(B, 17, 3)`` one limb (an arm, the head or both
+    legs; see :data:`SWAP_PARTS`) of its donor pose ``(B, 17, 3)``, turned about the vertical to the
+    same heading and attached at the same joint: pose combinations the 5 subjects never made.
+    World frame (z up), so a donor's hanging arm still hangs."""
+    if probability <= 0:
+        return poses
+    n = poses.shape[0]
+    swap = torch.rand(n, generator=generator) < probability
+    part = torch.randint(0, len(SWAP_PARTS), (n,), generator=generator)
+    turn = rotation_matrices("z", (body_heading(poses) - body_heading(donors)).double()).to(poses.dtype)
+    donors = torch.einsum("bij,bkj->bki", turn, donors)
+    out = poses.clone()
+    for index, (root, joints) in enumerate(SWAP_PARTS):
+        rows = swap & (part == index)
+        if rows.any():
+            limb = donors[rows][:, list(joints)] - donors[rows][:, root : root + 1]
+            out[rows.nonzero()[:, 0][:, None], torch.tensor(joints)] = poses[rows][:, root : root + 1] + limb
+    return out
+
+
 def augmented_batch(
-    world_rel_m: torch.Tensor, batch_size: int, generator: torch.Generator, bone_scale: float = 0.0
+    world_rel_m: torch.Tensor,
+    batch_size: int,
+    generator: torch.Generator,
+    bone_scale: float = 0.0,
+    part_swap: float = 0.0,
 ) -> torch.Tensor:
     """A batch ``(B, 51)`` of pelvis-relative camera-frame poses in metres from world poses
     ``(M, 17, 3)`` (pelvis-relative, metres)."""
     idx = torch.randint(0, world_rel_m.shape[0], (batch_size,), generator=generator)
+    poses = world_rel_m[idx]
+    if part_swap > 0:
+        donors = world_rel_m[torch.randint(0, world_rel_m.shape[0], (batch_size,), generator=generator)]
+        poses = random_part_swap(poses, donors, generator, part_swap)
     rot = random_view_rotations(batch_size, generator).to(world_rel_m.dtype)
-    poses = random_bone_scaling(world_rel_m[idx], generator, bone_scale)
+    poses = random_bone_scaling(poses, generator, bone_scale)
     poses = torch.einsum("bij,bkj->bki", rot, poses)
     return random_flip(poses, generator).reshape(batch_size, -1)
 

@@ -37,6 +37,9 @@ class TrainConfig:
     # Random per-bone length factor in [1 - bone_scale, 1 + bone_scale]: unseen body proportions.
     # Held-out S8 (prior trained on S1 S5 S6 S7): PA-MPJPE 39.8 -> 36.9 mm, MPJPE unchanged.
     bone_scale: float = 0.1
+    # Probability that a sample gets one limb (an arm, the head or both legs) of another training
+    # pose (training.augment.random_part_swap): pose combinations beyond the 5 subjects'.
+    part_swap: float = 0.0
     seed: int = 0
     checkpoint_every: int = 1_000
 
@@ -108,7 +111,7 @@ def train(
     net.train()
     started, running = time.time(), 0.0
     while step < cfg.steps:
-        x0 = augmented_batch(world_rel, cfg.batch_size, generator, cfg.bone_scale)
+        x0 = augmented_batch(world_rel, cfg.batch_size, generator, cfg.bone_scale, cfg.part_swap)
         t = sample_times(cfg.batch_size, cfg, generator)
         noise = torch.randn(x0.shape, generator=generator)
         xt = sde.perturb(x0, t, noise)
