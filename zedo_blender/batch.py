@@ -55,6 +55,9 @@ def _global_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-video", action="store_true", help="lift every frame on its own (default: video mode, frames help each other)"
     )
+    parser.add_argument(
+        "--no-foot-lock", action="store_true", help="keep the feet as lifted (default: planted feet are pinned, no sliding)"
+    )
     _add_job_options(parser)
     return parser
 
@@ -92,6 +95,7 @@ def parse_args(argv: list[str]) -> tuple[EstimateSettings, list[Job]]:
     settings = EstimateSettings(
         device=common.device, iterations=common.iterations, hypotheses=common.hypotheses, seed=common.seed,
         video=not common.no_video,
+        lock_feet=not common.no_foot_lock,
     )
     jobs = []
     for start, end in zip(starts, starts[1:] + [len(argv)]):
@@ -205,6 +209,7 @@ def convert(job: Job, prepared: PreparedInput, settings: EstimateSettings, log=p
     result = apply_motion(
         bpy.context, lifted.poses3d, prepared.K, prepared.image_size, scene.frame_start,
         name=job.input.stem, actor_height=job.actor_height,
+        lock_feet_fps=(prepared.fps or scene.render.fps / scene.render.fps_base) if settings.lock_feet else None,
     )
     scene.frame_end = scene.frame_start + len(prepared.keypoints) - 1
     scene.camera = result.camera

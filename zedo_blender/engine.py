@@ -63,6 +63,8 @@ class EstimateSettings:
     seed: int = 0
     # Video mode: the frames are one clip and neighbouring frames help each other.
     video: bool = True
+    # Foot-contact clean-up of the keyed motion (zedo_core.foot_contacts): planted feet stay put.
+    lock_feet: bool = True
 
 
 _priors: dict[str, object] = {}

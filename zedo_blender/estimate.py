@@ -193,6 +193,7 @@ def apply_request(context: bpy.types.Context, request: EstimateRequest, lift_res
         name=f"ZeDO {request.clip.name}",
         actor_height=request.actor_height,
         clip=request.clip,
+        lock_feet_fps=(request.fps or _frame_rate(context.scene, request.clip)) if request.settings.lock_feet else None,
     )
 
 

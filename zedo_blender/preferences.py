@@ -34,11 +34,16 @@ class ZEDO_AP_preferences(bpy.types.AddonPreferences):
         name="Video Mode", default=True,
         description="Neighbouring frames help each other: steadier motion, detector glitches repaired",
     )
+    lock_feet: BoolProperty(
+        name="Lock Planted Feet", default=True,
+        description="Feet that touch the ground and barely move are pinned in place (no foot sliding); "
+        "the legs bend to reach",
+    )
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
         layout.use_property_split = True
-        for name in ("device", "iterations", "hypotheses", "seed", "video"):
+        for name in ("device", "iterations", "hypotheses", "seed", "video", "lock_feet"):
             layout.prop(self, name)
 
 
@@ -50,7 +55,8 @@ def estimate_settings(context: bpy.types.Context) -> EstimateSettings:
         return EstimateSettings()
     prefs = addon.preferences
     return EstimateSettings(
-        device=prefs.device, iterations=prefs.iterations, hypotheses=prefs.hypotheses, seed=prefs.seed, video=prefs.video
+        device=prefs.device, iterations=prefs.iterations, hypotheses=prefs.hypotheses, seed=prefs.seed, video=prefs.video,
+        lock_feet=prefs.lock_feet,
     )
 
 

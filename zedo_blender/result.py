@@ -48,11 +48,14 @@ def apply_motion(
     name: str = "ZeDO",
     actor_height: float | None = None,
     clip: bpy.types.MovieClip | None = None,
+    lock_feet_fps: float | None = None,
 ) -> SceneResult:
     """Add the rig, a new action and a matching camera for camera-frame poses ``(N, 17, 3)``.
 
     Frames where the engine returned NaN get no keys. ``actor_height`` (metres) scales the
     motion (and its depth) to that standing height; without it the engine's metric estimate is kept.
+    ``lock_feet_fps``: the footage's frame rate, to pin planted feet
+    (:func:`zedo_core.foot_contacts.lock_planted_feet` on the rig's own joints); None keeps them as lifted.
     """
     poses_cam = np.asarray(poses_cam, dtype=np.float64)
     valid = motion.valid_frames(poses_cam)
@@ -67,7 +70,7 @@ def apply_motion(
     world = frame.to_world(poses_cam)
     proportions = motion.body_proportions(world)
     rest = motion.rest_joints(proportions)
-    rotations = motion.global_rotations(world[valid], rest)
+    rotations = motion.rig_rotations(world, valid, rest, lock_feet_fps)
     frames = frame_start + np.flatnonzero(valid)
 
     created: list[tuple[bpy.types.bpy_prop_collection, bpy.types.ID]] = []

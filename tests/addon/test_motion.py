@@ -123,3 +123,29 @@ def test_frames_without_all_joints_are_left_out(example):
     poses[3, 5] = np.nan
     assert not motion.valid_frames(poses)[3] and motion.valid_frames(poses).sum() == len(poses) - 1
     motion.scene_frame(poses)  # does not raise
+
+
+def test_locked_feet_stay_put_on_the_rig_itself():
+    """With a frame rate, the keyed rig's own ankles (rest bone lengths) stop sliding while planted;
+    without, the rotations are the plain fit."""
+    from test_foot_contacts import FPS, synthetic_walk
+
+    world, stance = synthetic_walk(noise_m=0.01)
+    valid = np.ones(len(world), dtype=bool)
+    valid[50] = False  # a frame without a pose stays out
+    world[50] = np.nan
+    rest = motion.rest_joints(motion.body_proportions(world[valid]))
+    plain = motion.rig_rotations(world, valid, rest)
+    np.testing.assert_allclose(plain, motion.global_rotations(world[valid], rest))
+    locked = motion.rig_rotations(world, valid, rest, lock_feet_fps=FPS)
+    assert locked.shape == plain.shape
+    for rotations, locked_run in ((plain, False), (locked, True)):
+        rig = motion.forward_kinematics(rest, rotations, world[valid, PELVIS])
+        planted = stance[valid, 0]
+        planted[1:] &= planted[:-1]
+        planted[:-1] &= planted[1:]  # away from the stance edges
+        slide = np.linalg.norm(np.diff(rig[:, RIGHT_ANKLE, :2], axis=0), axis=-1)[planted[1:] & planted[:-1]]
+        if not locked_run:
+            before = slide.mean()
+        else:  # pinned inside each contact; a little motion is left where the lock fades in and out
+            assert np.median(slide) < 1e-6 and slide.mean() < 0.4 * before
