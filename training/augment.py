@@ -112,8 +112,6 @@ def canonical_poses(world_rel_m: torch.Tensor) -> torch.Tensor:
 
     The person faces the camera (towards -z) with the right hip on the image's left (-x).
     """
-    hips = world_rel_m[:, LEFT_HIP] - world_rel_m[:, RIGHT_HIP]
-    heading = torch.atan2(hips[:, 1], hips[:, 0])
-    rot = _LEVEL_CAMERA.to(world_rel_m.dtype) @ rotation_matrices("z", -heading)
+    rot = _LEVEL_CAMERA.to(world_rel_m.dtype) @ rotation_matrices("z", -body_heading(world_rel_m))
     posed = torch.einsum("bij,bkj->bki", rot, world_rel_m)
     return posed - posed[:, PELVIS : PELVIS + 1]

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 _EXPORTS = {
     "InputError": "inputs",
     "validate_inputs": "inputs",
+    "FootLockConfig": "foot_contacts",
+    "lock_planted_feet": "foot_contacts",
     "FocalEstimate": "intrinsics",
     "estimate_focal": "intrinsics",
     "intrinsics_from_fov": "intrinsics",
@@ -59,6 +61,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs
+    from .foot_contacts import FootLockConfig, lock_planted_feet
     from .inputs import InputError, validate_inputs
     from .intrinsics import FocalEstimate, estimate_focal, intrinsics_from_fov
     from .joint_names import joint_aliases, match_joint
@@ -71,6 +74,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs
 
 __all__ = [
     "FocalEstimate",
+    "FootLockConfig",
     "InputError",
     "JOINT_NAMES",
     "KeypointSequence",
@@ -89,6 +93,7 @@ __all__ = [
     "joint_aliases",
     "layout_for_joint_count",
     "lift",
+    "lock_planted_feet",
     "load_prior",
     "match_joint",
     "mpjpe",
