@@ -48,9 +48,10 @@ def _interior(mask: np.ndarray, margin: int) -> np.ndarray:
     return inner
 
 
-def test_planted_ankles_stop_sliding_and_legs_keep_their_lengths():
+@pytest.mark.parametrize("move_body", [True, False])
+def test_planted_ankles_stop_sliding_and_legs_keep_their_lengths(move_body):
     joints, stance = synthetic_walk()
-    result = lock_planted_feet(joints, FPS)
+    result = lock_planted_feet(joints, FPS, config=FootLockConfig(move_body=move_body))
     for side, (hip, knee, ankle) in enumerate([(1, 2, 3), (4, 5, 6)]):
         inner = _interior(stance[:, side], 6)
         # Within each planted stretch the pinned ankle does not move; before, it jittered by ~1 cm.
@@ -71,11 +72,17 @@ def test_planted_ankles_stop_sliding_and_legs_keep_their_lengths():
                 np.linalg.norm(joints[:, a] - joints[:, b], axis=-1),
                 atol=1e-9,
             )
-    # Only the knees and ankles move; the middle of a swing is not touched at all.
+    # Besides bending the legs the body only moves as a whole (move_body), or not at all; the
+    # middle of a swing is untouched (no foot is planted there when the body does not move).
     untouched = [j for j in range(17) if j not in (2, 3, 5, 6)]
-    np.testing.assert_array_equal(result.joints[:, untouched], joints[:, untouched])
-    swing = _interior(~stance[:, 0], 8)
-    np.testing.assert_array_equal(result.joints[swing][:, [2, 3]], joints[swing][:, [2, 3]])
+    shift = result.joints[:, :1] - joints[:, :1]
+    np.testing.assert_allclose(result.joints[:, untouched], joints[:, untouched] + shift, atol=1e-12)
+    if move_body:
+        assert np.abs(shift).max() > 1e-3
+    else:
+        assert not shift.any()
+        swing = _interior(~stance[:, 0], 8)
+        np.testing.assert_array_equal(result.joints[swing][:, [2, 3]], joints[swing][:, [2, 3]])
 
 
 def test_lock_blends_in_without_jumps():

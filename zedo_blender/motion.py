@@ -252,20 +252,22 @@ def forward_kinematics(rest: np.ndarray, rotations: np.ndarray, root: np.ndarray
     return joints
 
 
-def rig_rotations(
+def rig_motion(
     poses_world: np.ndarray, valid: np.ndarray, rest: np.ndarray, lock_feet_fps: float | None = None
-) -> np.ndarray:
-    """:func:`global_rotations` of the ``valid`` frames of world joints ``(N, 17, 3)``. With
-    ``lock_feet_fps`` (the footage's frame rate) planted feet are pinned first
-    (``zedo_core.foot_contacts``) on the joints the rig really has (rest bone lengths), and the
-    rotations are fitted again, so the keyed feet, not only the lifted joints, stop sliding."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bone rotations (:func:`global_rotations`) and pelvis positions ``(M, 3)`` of the ``valid``
+    frames of world joints ``(N, 17, 3)``. With ``lock_feet_fps`` (the footage's frame rate)
+    planted feet are pinned first (``zedo_core.foot_contacts``: the body moves and the legs bend)
+    on the joints the rig really has (rest bone lengths), and the rotations are fitted again, so
+    the keyed feet, not only the lifted joints, stop sliding."""
     rotations = global_rotations(poses_world[valid], rest)
+    root = poses_world[valid, PELVIS]
     if not lock_feet_fps:
-        return rotations
+        return rotations, root
     rig_joints = np.full(poses_world.shape, np.nan)
-    rig_joints[valid] = forward_kinematics(rest, rotations, poses_world[valid, PELVIS])
-    locked = engine_module("foot_contacts").lock_planted_feet(rig_joints, lock_feet_fps)
-    return global_rotations(locked.joints[valid], rest)
+    rig_joints[valid] = forward_kinematics(rest, rotations, root)
+    locked = engine_module("foot_contacts").lock_planted_feet(rig_joints, lock_feet_fps).joints[valid]
+    return global_rotations(locked, rest), locked[:, PELVIS]
 
 
 def local_rotations(global_rot: np.ndarray, bone_rest_matrices: np.ndarray) -> np.ndarray:

@@ -70,7 +70,7 @@ def apply_motion(
     world = frame.to_world(poses_cam)
     proportions = motion.body_proportions(world)
     rest = motion.rest_joints(proportions)
-    rotations = motion.rig_rotations(world, valid, rest, lock_feet_fps)
+    rotations, root = motion.rig_motion(world, valid, rest, lock_feet_fps)
     frames = frame_start + np.flatnonzero(valid)
 
     created: list[tuple[bpy.types.bpy_prop_collection, bpy.types.ID]] = []
@@ -80,7 +80,7 @@ def apply_motion(
         context.scene.collection.children.link(collection)
         armature = create_armature(context, collection, _unique_name(bpy.data.objects, f"{name} rig"), rest)
         created += [(bpy.data.armatures, armature.data), (bpy.data.objects, armature)]
-        action = key_motion(armature, _unique_name(bpy.data.actions, f"{name} motion"), frames, rotations, world[valid, 0], rest[0])
+        action = key_motion(armature, _unique_name(bpy.data.actions, f"{name} motion"), frames, rotations, root, rest[0])
         created.append((bpy.data.actions, action))
         camera = create_camera(
             collection, _unique_name(bpy.data.objects, f"{name} camera"), K0, image_size, frame.camera_matrix_world(), clip

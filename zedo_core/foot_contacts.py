@@ -2,9 +2,10 @@
 
 Lifted motion makes planted feet skate by a few centimetres (each frame's depth error differs).
 :func:`lock_planted_feet` finds the frames where an ankle is near the ground and nearly still,
-pins the ankle to one spot for each such contact, blends in and out over a few frames, and bends
-the leg to reach the pinned spot with two-bone inverse kinematics (hip fixed, thigh and shin
-lengths kept, the knee turned as little as possible). Everything else is left as it was.
+pins the ankle to one spot for each such contact, blends in and out over a few frames, moves the
+whole body by the planted feet's mean correction (most of the skating is the whole body's
+position wandering, so this keeps the pose) and bends the legs for the rest with two-bone inverse
+kinematics (hip fixed, thigh and shin lengths kept, the knee in its own bending plane).
 
 Works on world joints (``(N, 17, 3)``, metres, Human3.6M order) with a known up direction (the
 ground is where the ankles are lowest), e.g. what ``zedo_blender.motion.scene_frame`` produces.
@@ -43,6 +44,9 @@ class FootLockConfig:
     blend: float = 0.08
     # Seconds of the centred window over which the speed is measured (smooths lifting noise).
     speed_window: float = 0.12
+    # Move the whole body to keep planted feet in place (the mean correction of the planted
+    # feet), bending the legs only for what is left; False bends the legs for all of it.
+    move_body: bool = True
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,8 @@ def lock_planted_feet(
     blend = max(0, int(round(config.blend * fps)))
     max_gap = int(round(config.max_gap * fps))
 
+    offsets = np.zeros((2, n, 3))  # where each ankle should move, faded in and out around contacts
+    weights = np.zeros((2, n))
     for side, (hip, knee, ankle) in enumerate(LEGS):
         heights = joints[:, ankle] @ up_axis
         floor = np.percentile(heights[valid], 5)
@@ -141,9 +147,7 @@ def lock_planted_feet(
         for start, stop in _runs(~candidate):
             if 0 < start and stop < n and stop - start <= max_gap and valid[start:stop].all():
                 candidate[start:stop] = True
-        # Offset of the ankle from its lock target, per frame; faded in and out around contacts.
-        offset = np.zeros((n, 3))
-        weight = np.zeros(n)
+        offset, weight = offsets[side], weights[side]
         for start, stop in _runs(candidate):
             if stop - start < min_frames:
                 continue
@@ -159,11 +163,16 @@ def lock_planted_feet(
                     if 0 <= frame < n and valid[frame] and not contacts[frame, side] and w > weight[frame]:
                         offset[frame] = w * (target - joints[edge, ankle])
                         weight[frame] = w
-        moved = weight > 0
+    if config.move_body:
+        planted = (weights > 0).sum(0)
+        shift = offsets.sum(0) / np.maximum(planted, 1)[:, None]
+        out += shift[:, None, :]
+    for side, (hip, knee, ankle) in enumerate(LEGS):
+        moved = weights[side] > 0
         if not moved.any():
             continue
-        target = joints[moved, ankle] + offset[moved]
-        new_knee, new_ankle = two_bone_ik(joints[moved, hip], joints[moved, knee], joints[moved, ankle], target)
+        target = joints[moved, ankle] + offsets[side, moved]
+        new_knee, new_ankle = two_bone_ik(out[moved, hip], out[moved, knee], out[moved, ankle], target)
         out[moved, knee] = new_knee
         out[moved, ankle] = new_ankle
     return FootLockResult(out, contacts, pinned)

@@ -135,12 +135,13 @@ def test_locked_feet_stay_put_on_the_rig_itself():
     valid[50] = False  # a frame without a pose stays out
     world[50] = np.nan
     rest = motion.rest_joints(motion.body_proportions(world[valid]))
-    plain = motion.rig_rotations(world, valid, rest)
+    plain, plain_root = motion.rig_motion(world, valid, rest)
     np.testing.assert_allclose(plain, motion.global_rotations(world[valid], rest))
-    locked = motion.rig_rotations(world, valid, rest, lock_feet_fps=FPS)
-    assert locked.shape == plain.shape
-    for rotations, locked_run in ((plain, False), (locked, True)):
-        rig = motion.forward_kinematics(rest, rotations, world[valid, PELVIS])
+    np.testing.assert_array_equal(plain_root, world[valid, PELVIS])
+    locked, locked_root = motion.rig_motion(world, valid, rest, lock_feet_fps=FPS)
+    assert locked.shape == plain.shape and locked_root.shape == plain_root.shape
+    for rotations, root, locked_run in ((plain, plain_root, False), (locked, locked_root, True)):
+        rig = motion.forward_kinematics(rest, rotations, root)
         planted = stance[valid, 0]
         planted[1:] &= planted[:-1]
         planted[:-1] &= planted[1:]  # away from the stance edges
