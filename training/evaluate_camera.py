@@ -1,6 +1,6 @@
 """What real footage costs: an unknown focal length, and metric scale from the actor's height.
 
-    python -m training.evaluate_camera [--subjects S9 S11] [--fov 40 50 60 70] [--estimate-focal] [--json reports/eval_focal.json]
+    python -m training.evaluate_camera [--subjects S9 S11] [--fov 40 50 60 70] [--json reports/eval_camera.json]
     python -m training.evaluate_camera --estimate-focal --json reports/eval_focal.json   (+ .txt)
 
 On every ``--stride``-th frame (ground-truth 2D, one hypothesis, default settings):
