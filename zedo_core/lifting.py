@@ -52,7 +52,7 @@ class LiftConfig:
     # first warmup_fraction of iterations; diffusion time falls linearly from t_max to t_min.
     # The reference runs t from 0.1 to 0.01 with Euler steps of 1 / iterations (1e-3 at 1000).
     # Ours starts a little noisier and lets the prior pull less in all (step_budget: the sum of
-    # the steps): chosen on held-out S8 (prior trained on S1 S5 S6 S7; README "Ablations"),
+    # the steps): chosen on held-out S8 (prior trained on S1 S5 S6 S7; README "How it works"),
     # 58.2 -> 55.3 mm MPJPE at equal PA-MPJPE, and 80.7 -> 74.3 mm with 4 px of 2D noise.
     warmup_fraction: float = 0.2
     t_max: float = 0.12
