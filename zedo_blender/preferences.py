@@ -25,7 +25,7 @@ class ZEDO_AP_preferences(bpy.types.AddonPreferences):
     hypotheses: IntProperty(
         name="Hypotheses", default=1, min=1, max=50,
         description=(
-            "Start poses tried per frame; the one the prior finds most plausible is kept. "
+            "Start poses tried per frame; the one closest to all the others (the medoid) is kept. "
             "1 is the most accurate on people unlike the training data (see README)"
         ),
     )

@@ -163,7 +163,7 @@ class LiftResult:
     """Output of :func:`lift`; metres, camera frame (x right, y down, z forward).
 
     ``poses3d`` ``(N,17,3)`` is the oracle-free answer (translation included), chosen per frame by
-    ``LiftConfig.selection`` (by default the hypothesis the prior finds most plausible); the
+    ``LiftConfig.selection`` (by default the medoid: the hypothesis closest to all others); the
     chosen index is in ``selected``. ``hypotheses`` ``(N,S,17,3)`` holds every hypothesis,
     ``reprojection_error_px`` ``(N,S)`` their confidence-weighted reprojection errors and
     ``implausibility`` ``(N,S)`` the prior's score (lower is more plausible). Frames with fewer
