@@ -37,7 +37,7 @@ from zedo_core.layouts import to_h36m
 from zedo_core.lifting import LiftConfig, lift
 from zedo_core.metrics import acceleration_error, mpjpe, pa_mpjpe
 from zedo_core.prior import load_prior
-from zedo_core.temporal import VIDEO_SIGMA_SECONDS
+from zedo_core.temporal import video_sigma
 
 # --mapping -> the zedo_core.layouts layout that adapts the Stacked-Hourglass (MPII 16) detections.
 # "thorax" (default, layout "mpii"): MPII thorax on the H36M thorax, which the data README measures
@@ -265,7 +265,7 @@ def lift_clips(prior, clips: list[Clip], config: LiftConfig) -> tuple[list[np.nd
 
 def evaluate_sequences(args: argparse.Namespace, prior, config: LiftConfig, full: dict) -> None:
     fps = H36M_FPS / args.frame_step
-    sigma = args.temporal_sigma if args.temporal_sigma is not None else VIDEO_SIGMA_SECONDS * fps
+    sigma = args.temporal_sigma if args.temporal_sigma is not None else video_sigma(fps)
     modes = {"frame": replace(config, temporal_sigma=0.0), "video": replace(config, temporal_sigma=sigma)}
     cameras = tuple(args.cameras) if args.cameras else None
     full["config"].update(frame_step=args.frame_step, fps=fps, max_frames=args.max_frames, cameras=args.cameras, temporal_sigma_video=sigma)
@@ -316,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     sequences.add_argument("--max-frames", type=int, default=64, help="frames per clip, from the middle of the sequence (0 = all; default 64)")
     sequences.add_argument("--modes", nargs="+", choices=["frame", "video"], default=["frame", "video"])
     sequences.add_argument("--temporal-sigma", type=float, default=None,
-                           help="video mode's LiftConfig.temporal_sigma in frames (default: VIDEO_SIGMA_SECONDS x the clips' frame rate)")
+                           help="video mode's LiftConfig.temporal_sigma in frames (default: temporal.video_sigma of the clips' frame rate)")
     args = parser.parse_args(argv)
     if args.frame_step < 1 or args.max_frames < 0:
         parser.error("--frame-step must be >= 1 and --max-frames >= 0")

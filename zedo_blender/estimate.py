@@ -33,7 +33,7 @@ class EstimateRequest:
     frame_start: int
     actor_height: float | None
     settings: EstimateSettings
-    fps: float | None = None
+    fps: float  # the footage's frame rate (the clip's, else the scene's)
 
     def run(self, progress=None, should_cancel=None):
         """The engine run (safe on a worker thread: touches no Blender data)."""
@@ -193,7 +193,7 @@ def apply_request(context: bpy.types.Context, request: EstimateRequest, lift_res
         name=f"ZeDO {request.clip.name}",
         actor_height=request.actor_height,
         clip=request.clip,
-        lock_feet_fps=(request.fps or _frame_rate(context.scene, request.clip)) if request.settings.lock_feet else None,
+        lock_feet_fps=request.fps if request.settings.lock_feet else None,
     )
 
 

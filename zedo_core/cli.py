@@ -26,7 +26,7 @@ from typing import TextIO
 import numpy as np
 
 from .inputs import InputError
-from .keypoint_files import stored_layout
+from .keypoint_files import stored_fps, stored_layout
 from .layouts import LAYOUTS, to_h36m
 from .lifting import LiftConfig, lift
 from .prior import PriorLoadError, load_prior, resolve_device
@@ -105,16 +105,6 @@ def input_layout(path: Path, data: dict[str, np.ndarray], requested: str | None)
     return stored
 
 
-def input_fps(path: Path, data: dict[str, np.ndarray]) -> float | None:
-    """IN's ``fps`` key (frames per second), if it has one."""
-    if "fps" not in data:
-        return None
-    value = np.asarray(data["fps"])
-    if value.size != 1 or value.dtype.kind not in "iuf" or not np.isfinite(value).all() or float(value.item()) <= 0:
-        raise InputError(f"{path}: key 'fps' must be one positive number, got {value!r}")
-    return float(value.item())
-
-
 def _lift_command(args: argparse.Namespace) -> int:
     data = read_input(args.input)
     layout = input_layout(args.input, data, args.layout)
@@ -126,7 +116,7 @@ def _lift_command(args: argparse.Namespace) -> int:
     if args.temporal_sigma is not None:
         temporal_sigma = args.temporal_sigma
     elif args.video:
-        temporal_sigma = video_sigma(input_fps(args.input, data))
+        temporal_sigma = video_sigma(stored_fps(args.input, data["fps"]) if "fps" in data else None)
     config = LiftConfig(hypotheses=args.hypotheses, iterations=args.iterations, seed=args.seed, temporal_sigma=temporal_sigma)
     prior = load_prior(args.prior, device=resolve_device(args.device))
     bar = ProgressBar()

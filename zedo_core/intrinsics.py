@@ -241,8 +241,12 @@ def _residuals(params: np.ndarray, problem: _Problem) -> np.ndarray:
     return ((f * upper[:, :2] / z[:, None] - problem.upper) / problem.scale[:, None]).ravel()
 
 
+def _log_focal_bounds(width: float) -> tuple[float, float]:
+    return math.log(FOCAL_BOUNDS[0] * width), math.log(FOCAL_BOUNDS[1] * width)
+
+
 def _fit(problem: _Problem, width: float, starts: list[np.ndarray], tol: float = 1e-8):
-    lo, hi = math.log(FOCAL_BOUNDS[0] * width), math.log(FOCAL_BOUNDS[1] * width)
+    lo, hi = _log_focal_bounds(width)
     bounds = ([lo, -10, -10, -10], [hi, 10, 10, 10])
     best = None
     for x0 in starts:
@@ -309,12 +313,11 @@ def estimate_focal(
     feet_seen = np.all(conf[:, (_R_ANKLE, _L_ANKLE)] > 0, axis=1) & np.all(np.isfinite(kp[:, (_R_ANKLE, _L_ANKLE)]), axis=(1, 2))
     acceleration, support = _acceleration_operator(index, feet_seen, fps)
     all_feet = _mid(np.where(np.isfinite(kp), kp, 0.0), _R_ANKLE, _L_ANKLE) - centre
-    lookup = np.full(len(kp), -1)
-    lookup[support] = np.arange(len(support))
     foot = all_feet[index]
     upper = _mid(kp[index], _L_SHOULDER, _R_SHOULDER) - centre
     scale = np.linalg.norm(upper - foot, axis=1)
-    problem = _Problem(foot, upper, scale, all_feet[support], lookup[index], acceleration)
+    # Upright frames have both feet seen, so every fitted frame is in the (sorted) support.
+    problem = _Problem(foot, upper, scale, all_feet[support], np.searchsorted(support, index), acceleration)
     spread = float(np.log(np.percentile(scale, 90) / np.percentile(scale, 10)))
     if spread < MIN_DEPTH_SPREAD:
         return _fallback(
@@ -337,7 +340,7 @@ def estimate_focal(
     roll = math.degrees(math.atan2(n[0], -n[1]))
     focal = math.exp(log_f)
     extra = {"pitch_deg": round(pitch, 2), "roll_deg": round(roll, 2), "depth_spread": round(spread, 4)}
-    lo, hi = math.log(FOCAL_BOUNDS[0] * width), math.log(FOCAL_BOUNDS[1] * width)
+    lo, hi = _log_focal_bounds(width)
     if not MIN_PITCH_DEG <= pitch <= MAX_PITCH_DEG:
         why = "looks level or up" if pitch < MIN_PITCH_DEG else "looks steeply down"
         return _fallback(

@@ -115,12 +115,7 @@ def _read_npz(path: Path, layout: str | None) -> KeypointSequence:
         if size.shape != (2,) or not np.isfinite(size).all() or (size <= 0).any() or (size != np.round(size)).any():
             raise InputError(f"{path}: key 'image_size' must be two positive whole numbers (width, height), got {size}")
         image_size = (int(size[0]), int(size[1]))
-    fps = None
-    if "fps" in data:
-        value = _numeric(path, "fps", data["fps"])
-        if value.size != 1 or not np.isfinite(value).all() or value.item() <= 0:
-            raise InputError(f"{path}: key 'fps' must be one positive number, got {value}")
-        fps = float(value.item())
+    fps = stored_fps(path, data["fps"]) if "fps" in data else None
     return KeypointSequence(kp, conf, layout, image_size, fps, K, str(path))
 
 
@@ -131,6 +126,14 @@ def stored_layout(path: Path, value: np.ndarray) -> str:
     if str(value) not in LAYOUTS:
         raise InputError(f"{path}: key 'layout' names unknown layout {str(value)!r} (known: {', '.join(LAYOUTS)})")
     return str(value)
+
+
+def stored_fps(path: Path, value: np.ndarray) -> float:
+    """The frame rate an ``.npz`` gives in its ``fps`` key; InputError unless one positive number."""
+    value = np.asarray(value)
+    if value.size != 1 or value.dtype.kind not in "iuf" or not np.isfinite(value).all() or float(value.item()) <= 0:
+        raise InputError(f"{path}: key 'fps' must be one positive number, got {value!r}")
+    return float(value.item())
 
 
 def _numeric(path: Path, key: str, value: np.ndarray) -> np.ndarray:

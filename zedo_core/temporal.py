@@ -21,8 +21,8 @@ Local parabolas rather than lines: equal on Human3.6M, and they do not flatten f
 synthetic 30 fps walk: 49.9 mm against 56.2 with lines, 52.6 frame by frame).
 
 The core is a robust temporal smoother of trajectories (:func:`smooth_trajectories`): a
-Gaussian-weighted local *linear* fit around every frame (so constant and linear motion pass
-unchanged, also at the ends of a clip and across gaps), whose per-joint weights come from a
+Gaussian-weighted local line (or parabola) fitted around every frame (so constant and linear
+motion pass unchanged, also at the ends of a clip and across gaps), whose per-joint weights come from a
 bisquare on the distance to a running median and then to the fit itself, so that isolated wrong
 frames get no say in their neighbours' result and are replaced by what the neighbours say.
 Missing frames (NaN) are skipped; ``segments`` keeps unrelated clips apart.
@@ -87,7 +87,7 @@ def running_median(x: torch.Tensor, radius: int, segments: torch.Tensor | None =
     return torch.stack(stack, dim=-1).nanmedian(dim=-1).values
 
 
-def _local_linear_fit(
+def _local_polynomial_fit(
     x: torch.Tensor, weights: torch.Tensor, sigma: float, radius: int, segments: torch.Tensor | None, degree: int = 1
 ) -> torch.Tensor:
     """Gaussian-weighted local polynomial fit (``degree`` 1: linear, 2: quadratic) of ``x``
@@ -151,12 +151,12 @@ def robust_fit(
         reference = running_median(x, median_radius if median_radius is not None else max(1, math.ceil(sigma)), segments)
         residual = torch.nan_to_num((x - reference).norm(dim=-1), nan=0.0)
         weights = weights * _bisquare(residual, outlier_threshold)
-    fit = _local_linear_fit(x, weights, sigma, radius, segments, degree)
+    fit = _local_polynomial_fit(x, weights, sigma, radius, segments, degree)
     if outlier_threshold is not None:
         for _ in range(robust_iterations):
             residual = torch.nan_to_num((x - fit).norm(dim=-1), nan=0.0)
             robust = present.to(x.dtype) * _bisquare(residual, outlier_threshold)
-            refit = _local_linear_fit(x, robust, sigma, radius, segments, degree)
+            refit = _local_polynomial_fit(x, robust, sigma, radius, segments, degree)
             # A joint whose every neighbour was rejected keeps the previous fit rather than none.
             fit = torch.where(torch.isfinite(refit), refit, fit)
             weights = robust
