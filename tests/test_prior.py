@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from zedo_core.network import ScoreNetwork, sinusoidal_embedding
-from zedo_core.prior import DEFAULT_PRIOR_PATH, PriorLoadError, load_prior, resolve_device
+from zedo_core.network import NetworkConfig, ScoreEnsemble, ScoreNetwork, sinusoidal_embedding
+from zedo_core.prior import DEFAULT_PRIOR_PATH, PosePrior, PriorLoadError, load_prior, resolve_device
 from zedo_core.skeleton import LEFT_HIP, NUM_JOINTS, PARENTS, RIGHT_HIP
 
 
@@ -26,6 +26,42 @@ def test_state_round_trip(tiny_prior, tiny_prior_file):
     torch.testing.assert_close(loaded.denoise(x, 0.05, 0.01), tiny_prior.denoise(x, 0.05, 0.01))
 
 
+def _ensemble_prior(tiny_prior) -> PosePrior:
+    torch.manual_seed(1)
+    other = ScoreNetwork(NetworkConfig(width=32, num_blocks=2, time_embedding_dim=16, groups=4))
+    network = ScoreEnsemble([tiny_prior.network, other.eval().requires_grad_(False)])
+    return PosePrior(network=network, sde=tiny_prior.sde, initial_poses=tiny_prior.initial_poses)
+
+
+def test_ensemble_predicts_the_mean_noise_and_round_trips(tiny_prior, tmp_path):
+    ensemble = _ensemble_prior(tiny_prior)
+    x = torch.randn(6, 17, 3, generator=torch.Generator().manual_seed(3))
+    t = torch.linspace(0.01, 0.5, 6)
+    first, second = ensemble.members
+    expected = (first(x.reshape(6, 51), t) + second(x.reshape(6, 51), t)).reshape(6, 17, 3) / 2
+    torch.testing.assert_close(ensemble.predict_noise(x, t), expected)
+    assert not torch.allclose(ensemble.predict_noise(x, t), tiny_prior.predict_noise(x, t))
+    path = tmp_path / "ensemble.pt"
+    torch.save(ensemble.state(), path)
+    loaded = load_prior(path, device="cpu")
+    assert [m.config for m in loaded.members] == [first.config, second.config]
+    torch.testing.assert_close(loaded.predict_noise(x, t), ensemble.predict_noise(x, t))
+    with pytest.raises(ValueError, match="at least one"):
+        ScoreEnsemble([])
+
+
+def test_reads_single_network_files_of_format_1(tiny_prior, tmp_path):
+    state = tiny_prior.state()
+    (member,) = state.pop("networks")
+    path = tmp_path / "format1.pt"
+    torch.save({**state, **member, "format": 1}, path)
+    loaded = load_prior(path, device="cpu")
+    assert isinstance(loaded.network, ScoreNetwork) and len(loaded.members) == 1
+    x = torch.randn(2, 17, 3, generator=torch.Generator().manual_seed(4))
+    t = torch.tensor([0.02, 0.2])
+    torch.testing.assert_close(loaded.predict_noise(x, t), tiny_prior.predict_noise(x, t))
+
+
 def test_denoise_is_one_reverse_step_with_the_network_noise(tiny_prior):
     x = torch.randn(3, 17, 3, generator=torch.Generator().manual_seed(1))
     t = torch.full((3,), 0.07)
@@ -33,7 +69,7 @@ def test_denoise_is_one_reverse_step_with_the_network_noise(tiny_prior):
     torch.testing.assert_close(tiny_prior.denoise(x, 0.07, 0.02), expected)
 
 
-def test_load_errors(tmp_path):
+def test_load_errors(tiny_prior, tmp_path):
     with pytest.raises(PriorLoadError, match="not found"):
         load_prior(tmp_path / "missing.pt", device="cpu")
     garbage = tmp_path / "garbage.pt"
@@ -44,6 +80,13 @@ def test_load_errors(tmp_path):
     torch.save({"format": 99, "weights": torch.zeros(3)}, foreign)
     with pytest.raises(PriorLoadError, match="not a ZeDO prior"):
         load_prior(foreign, device="cpu")
+    damaged = tmp_path / "damaged.pt"
+    for broken in ({"networks": []}, {"networks": [{"network_config": {"width": 64}}]}, {"sde": None}):
+        state = tiny_prior.state()
+        state.update(broken)
+        torch.save(state, damaged)
+        with pytest.raises(PriorLoadError, match="damaged"):
+            load_prior(damaged, device="cpu")
 
 
 def test_resolve_device():

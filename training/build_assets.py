@@ -1,4 +1,4 @@
-"""Write the shipped prior ``zedo_core/assets/prior.pt`` from a training checkpoint.
+"""Write the shipped prior ``zedo_core/assets/prior.pt`` from training checkpoints (one network or an ensemble).
 
 Adds the K-Means initial poses (S = 1, 10, 50) computed on the training subjects' poses, each
 turned to face the camera upright (the lifting loop's start search supplies the orientation).
@@ -16,7 +16,7 @@ from scipy.cluster.vq import kmeans2
 from training.augment import canonical_poses
 from training.h36m import TRAIN_SUBJECTS
 from training.train import training_poses
-from zedo_core.network import NetworkConfig, ScoreNetwork
+from zedo_core.network import NetworkConfig, ScoreEnsemble, ScoreNetwork
 from zedo_core.prior import DEFAULT_PRIOR_PATH, PosePrior
 from zedo_core.sde import SubVPSDE
 
@@ -43,32 +43,46 @@ def kmeans_initial_poses(
 
 
 def build(
-    checkpoint: Path, data_dir: str | None, out: Path, use_ema: bool = True, subjects: tuple[str, ...] = TRAIN_SUBJECTS
+    checkpoints: list[Path],
+    data_dir: str | None,
+    out: Path,
+    use_ema: bool = True,
+    subjects: tuple[str, ...] = TRAIN_SUBJECTS,
 ) -> None:
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    network = ScoreNetwork(NetworkConfig(**state["network_config"]))
-    network.load_state_dict(state["ema" if use_ema else "model"])
+    """Write a prior asset from one training checkpoint, or an ensemble from several."""
+    members, provenance = [], []
+    for checkpoint in checkpoints:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        network = ScoreNetwork(NetworkConfig(**state["network_config"]))
+        network.load_state_dict(state["ema" if use_ema else "model"])
+        members.append(network)
+        provenance.append(
+            {"run": checkpoint.parent.name, "training_steps": int(state["step"]), "train_config": dict(state["train_config"])}
+        )
     prior = PosePrior(
-        network=network,
+        network=members[0] if len(members) == 1 else ScoreEnsemble(members),
         sde=SubVPSDE(),
         initial_poses=kmeans_initial_poses(data_dir, subjects=subjects),
         metadata={
-            "training_steps": int(state["step"]),
             "weights": "ema" if use_ema else "raw",
             "trained_on": f"Human3.6M {' '.join(subjects)} (non-commercial research licence)",
-            "train_config": {k: v for k, v in state["train_config"].items()},
+            "members": provenance,
         },
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
     torch.save(prior.state(), tmp)
     tmp.replace(out)
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) from step {state['step']}")
+    steps = ", ".join(str(p["training_steps"]) for p in provenance)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB): {len(members)} network(s), steps {steps}")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--checkpoint", type=Path, default=Path("runs/prior/checkpoint.pt"))
+    parser.add_argument(
+        "--checkpoint", type=Path, nargs="+", default=[Path("runs/prior/checkpoint.pt")],
+        help="training checkpoint(s); several make an ensemble (the mean of their noise estimates)",
+    )
     parser.add_argument("--data", default=None, help="Human3.6M folder (default ../shared/data/h36m)")
     parser.add_argument("--out", type=Path, default=DEFAULT_PRIOR_PATH)
     parser.add_argument("--raw-weights", action="store_true", help="ship the raw instead of the EMA weights")

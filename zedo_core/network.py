@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import torch
@@ -80,3 +81,23 @@ class ScoreNetwork(nn.Module):
         for block in self.blocks:
             h = block(h, temb)
         return self.output(self.act(self.out_norm(h)))
+
+
+class ScoreEnsemble(nn.Module):
+    """Several independently trained score networks used as one: the mean of their noise estimates.
+
+    Their errors on people none of them saw are partly independent, so the mean generalises
+    better than any member (README "Training the prior"); the cost is one network call per member.
+    """
+
+    def __init__(self, members: Sequence[ScoreNetwork]) -> None:
+        super().__init__()
+        if not members:
+            raise ValueError("a score ensemble needs at least one network")
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        total = self.members[0](x, t)
+        for member in self.members[1:]:
+            total = total + member(x, t)
+        return total / len(self.members)

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import torch
 
-from .network import NetworkConfig, ScoreNetwork
+from .network import NetworkConfig, ScoreEnsemble, ScoreNetwork
 from .sde import SubVPSDE
 from .skeleton import NUM_JOINTS
 
 DEFAULT_PRIOR_PATH = Path(__file__).resolve().parent / "assets" / "prior.pt"
-ASSET_FORMAT = 1
+# Format 2 holds a list of networks (an ensemble); format 1 (one network) is still read.
+ASSET_FORMAT = 2
 
 
 class PriorLoadError(RuntimeError):
@@ -36,14 +37,22 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 class PosePrior:
     """A diffusion prior over pelvis-relative 3D poses (metres, camera frame).
 
+    ``network`` is one score network or an ensemble of them (their mean noise estimate).
     ``initial_poses`` maps a hypothesis count S to ``(S, 17, 3)`` K-Means centres of the training
     poses, each an upright person facing the camera.
     """
 
-    network: ScoreNetwork
+    network: ScoreNetwork | ScoreEnsemble
     sde: SubVPSDE
     initial_poses: dict[int, torch.Tensor]
     metadata: dict = field(default_factory=dict)
+
+    @property
+    def members(self) -> list[ScoreNetwork]:
+        """The score networks whose noise estimates are averaged (one for a single network)."""
+        if isinstance(self.network, ScoreEnsemble):
+            return list(self.network.members)
+        return [self.network]
 
     @property
     def device(self) -> torch.device:
@@ -80,8 +89,13 @@ class PosePrior:
         """A ``torch.save``-able dict that :func:`load_prior` reads back (weights_only-safe)."""
         return {
             "format": ASSET_FORMAT,
-            "network_config": self.network.config.to_dict(),
-            "state_dict": {k: v.detach().cpu() for k, v in self.network.state_dict().items()},
+            "networks": [
+                {
+                    "network_config": member.config.to_dict(),
+                    "state_dict": {k: v.detach().cpu() for k, v in member.state_dict().items()},
+                }
+                for member in self.members
+            ],
             "sde": {"beta_min": self.sde.beta_min, "beta_max": self.sde.beta_max},
             "initial_poses": {str(k): v.detach().cpu() for k, v in self.initial_poses.items()},
             "metadata": dict(self.metadata),
@@ -97,15 +111,22 @@ def load_prior(path: str | Path | None = None, device: str | torch.device = "aut
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for corrupt or foreign files
         raise PriorLoadError(f"cannot read prior file {path}: {exc}") from exc
-    if not isinstance(state, dict) or state.get("format") != ASSET_FORMAT:
+    if not isinstance(state, dict) or state.get("format") not in (1, ASSET_FORMAT):
         raise PriorLoadError(f"{path} is not a ZeDO prior file (format {ASSET_FORMAT})")
-    network = ScoreNetwork(NetworkConfig(**state["network_config"]))
-    network.load_state_dict(state["state_dict"])
-    network.eval().requires_grad_(False)
-    prior = PosePrior(
-        network=network,
-        sde=SubVPSDE(**state["sde"]),
-        initial_poses={int(k): v.float() for k, v in state["initial_poses"].items()},
-        metadata=dict(state.get("metadata", {})),
-    )
+    try:
+        entries = state["networks"] if state["format"] == ASSET_FORMAT else [state]
+        members = []
+        for entry in entries:
+            member = ScoreNetwork(NetworkConfig(**entry["network_config"]))
+            member.load_state_dict(entry["state_dict"])
+            members.append(member)
+        network = members[0] if len(members) == 1 else ScoreEnsemble(members)
+        prior = PosePrior(
+            network=network.eval().requires_grad_(False),
+            sde=SubVPSDE(**state["sde"]),
+            initial_poses={int(k): v.float() for k, v in state["initial_poses"].items()},
+            metadata=dict(state.get("metadata", {})),
+        )
+    except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as exc:
+        raise PriorLoadError(f"{path} is a damaged ZeDO prior file: {exc!r}") from exc
     return prior.to(device)
