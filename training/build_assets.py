@@ -21,6 +21,8 @@ from zedo_core.prior import DEFAULT_PRIOR_PATH, PosePrior
 from zedo_core.sde import SubVPSDE
 
 HYPOTHESIS_COUNTS = (1, 10, 50)
+# The shipped prior's members: the bone-scaling recipe, and the same with --part-swap 0.5.
+SHIPPED_RUNS = ("prior_bones", "prior_swap")
 
 
 def kmeans_initial_poses(
@@ -80,8 +82,9 @@ def build(
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
-        "--checkpoint", type=Path, nargs="+", default=[Path("runs/prior/checkpoint.pt")],
-        help="training checkpoint(s); several make an ensemble (the mean of their noise estimates)",
+        "--checkpoint", type=Path, nargs="+", default=[Path(f"runs/{run}/checkpoint.pt") for run in SHIPPED_RUNS],
+        help="training checkpoint(s); several make an ensemble (the mean of their noise estimates). "
+        "Default: the shipped prior's two runs (README, Training the prior)",
     )
     parser.add_argument("--data", default=None, help="Human3.6M folder (default ../shared/data/h36m)")
     parser.add_argument("--out", type=Path, default=DEFAULT_PRIOR_PATH)
