@@ -16,7 +16,7 @@ from scipy.cluster.vq import kmeans2
 from training.augment import canonical_poses
 from training.h36m import TRAIN_SUBJECTS
 from training.train import training_poses
-from zedo_core.network import NetworkConfig, ScoreEnsemble, ScoreNetwork
+from zedo_core.network import NetworkConfig, ScoreNetwork, combine_networks
 from zedo_core.prior import DEFAULT_PRIOR_PATH, PosePrior
 from zedo_core.sde import SubVPSDE
 
@@ -62,7 +62,7 @@ def build(
             {"run": checkpoint.parent.name, "training_steps": int(state["step"]), "train_config": dict(state["train_config"])}
         )
     prior = PosePrior(
-        network=members[0] if len(members) == 1 else ScoreEnsemble(members),
+        network=combine_networks(members),
         sde=SubVPSDE(),
         initial_poses=kmeans_initial_poses(data_dir, subjects=subjects),
         metadata={

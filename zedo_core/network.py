@@ -101,3 +101,8 @@ class ScoreEnsemble(nn.Module):
         for member in self.members[1:]:
             total = total + member(x, t)
         return total / len(self.members)
+
+
+def combine_networks(members: Sequence[ScoreNetwork]) -> ScoreNetwork | ScoreEnsemble:
+    """One network as itself, several as their :class:`ScoreEnsemble`."""
+    return members[0] if len(members) == 1 else ScoreEnsemble(members)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from .network import NetworkConfig, ScoreEnsemble, ScoreNetwork
+from .network import NetworkConfig, ScoreEnsemble, ScoreNetwork, combine_networks
 from .sde import SubVPSDE
 from .skeleton import NUM_JOINTS
 
@@ -120,9 +120,8 @@ def load_prior(path: str | Path | None = None, device: str | torch.device = "aut
             member = ScoreNetwork(NetworkConfig(**entry["network_config"]))
             member.load_state_dict(entry["state_dict"])
             members.append(member)
-        network = members[0] if len(members) == 1 else ScoreEnsemble(members)
         prior = PosePrior(
-            network=network.eval().requires_grad_(False),
+            network=combine_networks(members).eval().requires_grad_(False),
             sde=SubVPSDE(**state["sde"]),
             initial_poses={int(k): v.float() for k, v in state["initial_poses"].items()},
             metadata=dict(state.get("metadata", {})),

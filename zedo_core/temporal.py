@@ -22,9 +22,9 @@ synthetic 30 fps walk: 49.9 mm against 56.2 with lines, 52.6 frame by frame).
 
 The core is a robust temporal smoother of trajectories (:func:`smooth_trajectories`): a
 Gaussian-weighted local line (or parabola) fitted around every frame (so constant and linear
-motion pass unchanged, also at the ends of a clip and across gaps), whose per-joint weights come from a
-bisquare on the distance to a running median and then to the fit itself, so that isolated wrong
-frames get no say in their neighbours' result and are replaced by what the neighbours say.
+motion pass unchanged, also at the ends of a clip and across gaps), whose per-joint weights come
+from a bisquare on the distance to a running median and then to the fit itself, so that isolated
+wrong frames get no say in their neighbours' result and are replaced by what the neighbours say.
 Missing frames (NaN) are skipped; ``segments`` keeps unrelated clips apart.
 
 Torch and numpy only (no scipy), so it runs inside the lifting loop on the loop's device.
