@@ -67,6 +67,7 @@ def make_tiny_prior() -> PosePrior:
         1: torch.tensor(T_POSE[None], dtype=torch.float32),
         10: _codebook(10, seed=10),
         50: _codebook(50, seed=50),
+        200: _codebook(200, seed=200),
     }
     return PosePrior(network=network, sde=SubVPSDE(), initial_poses=initial, metadata={"note": "test prior"})
 

@@ -10,6 +10,7 @@ import torch
 
 from zedo_core.geometry import rotation_grid
 from zedo_core.inputs import InputError
+from zedo_core.prior import PosePrior
 from zedo_core.lifting import LiftCancelled, LiftConfig, LiftResult, combine_hypotheses, initial_poses, lift
 
 from conftest import T_POSE, project_np
@@ -148,9 +149,9 @@ def test_same_seed_is_deterministic(tiny_prior, camera_data):
 
 
 def test_initial_poses_codebooks_and_seeded_draws(tiny_prior):
-    for count in (1, 10, 50):
+    for count in (1, 10, 50, 200):
         assert initial_poses(tiny_prior, count, seed=123) is tiny_prior.initial_poses[count]
-    largest = tiny_prior.initial_poses[50]
+    largest = tiny_prior.initial_poses[200]
     a, b = initial_poses(tiny_prior, 3, seed=0), initial_poses(tiny_prior, 3, seed=0)
     assert a.shape == (3, 17, 3)
     torch.testing.assert_close(a, b)
@@ -158,7 +159,7 @@ def test_initial_poses_codebooks_and_seeded_draws(tiny_prior):
     assert len(draws) > 1  # the seed matters
     for row in a:  # every start pose is one of the largest codebook's
         assert (largest - row).abs().amax(dim=(1, 2)).min() == 0
-    assert initial_poses(tiny_prior, 60, seed=0).shape == (60, 17, 3)  # more than the codebook: with replacement
+    assert initial_poses(tiny_prior, 250, seed=0).shape == (250, 17, 3)  # more than the codebook: with replacement
 
 
 def test_lift_with_count_outside_codebooks_uses_seed(tiny_prior, camera_data):
@@ -265,8 +266,18 @@ def test_start_pool_searches_every_codebook_pose(tiny_prior, camera_data):
     assert pooled.hypotheses.shape == (3, 1, 17, 3)
     np.testing.assert_allclose(pooled.reprojection_error_px[:, 0], separate.reprojection_error_px.min(1), rtol=1e-5)
     np.testing.assert_allclose(pooled.poses3d, separate.poses3d, atol=1e-5)
-    with pytest.raises(ValueError, match="start_pool"):
-        lift(tiny_prior, kp, K, config=LiftConfig(iterations=0, start_pool=7))
+
+
+def test_start_pool_without_its_codebook_searches_the_largest_smaller_one(tiny_prior, camera_data):
+    """A prior built before a codebook size was shipped still lifts, with a warning naming both sizes."""
+    _, K, kp = camera_data(2)
+    ten = lift(tiny_prior, kp, K, config=LiftConfig(iterations=0, start_pool=10))
+    with pytest.warns(UserWarning, match=r"no codebook of 40 start poses .* searching its 10"):
+        forty = lift(tiny_prior, kp, K, config=LiftConfig(iterations=0, start_pool=40))
+    np.testing.assert_array_equal(forty.poses3d, ten.poses3d)
+    no_single = PosePrior(tiny_prior.network, tiny_prior.sde, {10: tiny_prior.initial_poses[10]})
+    with pytest.raises(ValueError, match="start_pool=5 is smaller than every codebook"):
+        lift(no_single, kp, K, config=LiftConfig(iterations=0, start_pool=5))
 
 
 def test_adam_reference_start(tiny_prior, camera_data):

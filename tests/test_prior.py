@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from zedo_core.lifting import LiftConfig
 from zedo_core.network import NetworkConfig, ScoreEnsemble, ScoreNetwork, sinusoidal_embedding
 from zedo_core.prior import DEFAULT_PRIOR_PATH, PosePrior, PriorLoadError, load_prior, resolve_device
 from zedo_core.skeleton import LEFT_HIP, NUM_JOINTS, PARENTS, RIGHT_HIP
@@ -16,7 +17,7 @@ def test_state_round_trip(tiny_prior, tiny_prior_file):
     assert loaded.sde == tiny_prior.sde
     assert loaded.network.config == tiny_prior.network.config
     assert loaded.metadata == {"note": "test prior"}
-    assert set(loaded.initial_poses) == {1, 10, 50}
+    assert set(loaded.initial_poses) == {1, 10, 50, 200}
     for k, v in tiny_prior.initial_poses.items():
         torch.testing.assert_close(loaded.initial_poses[k], v)
     g = torch.Generator().manual_seed(0)
@@ -116,7 +117,7 @@ def test_network_shapes_and_time_dependence(tiny_prior):
 def test_shipped_prior_asset(shipped_prior):
     assert DEFAULT_PRIOR_PATH.is_file()
     assert shipped_prior.device == torch.device("cpu")
-    assert {1, 10, 50} <= set(shipped_prior.initial_poses)
+    assert {1, 10, 50, LiftConfig().start_pool} <= set(shipped_prior.initial_poses)
     for count, poses in shipped_prior.initial_poses.items():
         assert poses.shape == (count, 17, 3) and torch.isfinite(poses).all()
         assert poses[:, 0].abs().max() < 1e-6  # pelvis-relative

@@ -1,7 +1,8 @@
 """Write the shipped prior ``zedo_core/assets/prior.pt`` from training checkpoints (one network or an ensemble).
 
-Adds the K-Means initial poses (S = 1, 10, 50) computed on the training subjects' poses, each
-turned to face the camera upright (the lifting loop's start search supplies the orientation).
+Adds the K-Means initial poses computed on the training subjects' poses, each turned to face the
+camera upright (the lifting loop's start search supplies the orientation): codebooks for S = 1, 10
+and 50 hypotheses and the single hypothesis's start pool (``LiftConfig.start_pool``, 200).
 """
 
 from __future__ import annotations
@@ -16,18 +17,20 @@ from scipy.cluster.vq import kmeans2
 from training.augment import canonical_poses
 from training.h36m import TRAIN_SUBJECTS
 from training.train import training_poses
+from zedo_core.lifting import LiftConfig
 from zedo_core.network import NetworkConfig, ScoreNetwork, combine_networks
 from zedo_core.prior import DEFAULT_PRIOR_PATH, PosePrior
 from zedo_core.sde import SubVPSDE
 
 HYPOTHESIS_COUNTS = (1, 10, 50)
+CODEBOOK_SIZES = tuple(sorted({*HYPOTHESIS_COUNTS, LiftConfig().start_pool}))
 # The shipped prior's members: the bone-scaling recipe, and the same with --part-swap 0.5.
 SHIPPED_RUNS = ("prior_bones", "prior_swap")
 
 
 def kmeans_initial_poses(
     data_dir: str | None,
-    counts: tuple[int, ...] = HYPOTHESIS_COUNTS,
+    counts: tuple[int, ...] = CODEBOOK_SIZES,
     seed: int = 0,
     stride: int = 4,
     subjects: tuple[str, ...] = TRAIN_SUBJECTS,
@@ -50,6 +53,7 @@ def build(
     out: Path,
     use_ema: bool = True,
     subjects: tuple[str, ...] = TRAIN_SUBJECTS,
+    codebooks: tuple[int, ...] = CODEBOOK_SIZES,
 ) -> None:
     """Write a prior asset from one training checkpoint, or an ensemble from several."""
     members, provenance = [], []
@@ -64,7 +68,7 @@ def build(
     prior = PosePrior(
         network=combine_networks(members),
         sde=SubVPSDE(),
-        initial_poses=kmeans_initial_poses(data_dir, subjects=subjects),
+        initial_poses=kmeans_initial_poses(data_dir, counts=codebooks, subjects=subjects),
         metadata={
             "weights": "ema" if use_ema else "raw",
             "trained_on": f"Human3.6M {' '.join(subjects)} (non-commercial research licence)",
@@ -90,8 +94,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=DEFAULT_PRIOR_PATH)
     parser.add_argument("--raw-weights", action="store_true", help="ship the raw instead of the EMA weights")
     parser.add_argument("--subjects", nargs="+", default=list(TRAIN_SUBJECTS), help="subjects for the K-Means centres")
+    parser.add_argument(
+        "--codebooks", type=int, nargs="+", default=list(CODEBOOK_SIZES),
+        help="K-Means codebook sizes to store (hypothesis counts and start pools; default %(default)s)",
+    )
     args = parser.parse_args(argv)
-    build(args.checkpoint, args.data, args.out, use_ema=not args.raw_weights, subjects=tuple(args.subjects))
+    build(
+        args.checkpoint, args.data, args.out, use_ema=not args.raw_weights,
+        subjects=tuple(args.subjects), codebooks=tuple(sorted(set(args.codebooks))),
+    )
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from training.evaluate import build_samples
+from training.evaluate import apply_overrides, build_samples
 from zedo_core import LiftConfig, lift, load_prior
 from zedo_core.metrics import mpjpe, pa_mpjpe
 
@@ -37,8 +37,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--outlier-px", type=float, default=40.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="FIELD=VALUE",
+        help="override a LiftConfig field of our loop (repeatable), e.g. --set start_pool=50",
+    )
+    parser.add_argument("--ours-only", action="store_true", help="skip the paper's loop")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
+    loops = {"ours": apply_overrides(LOOPS["ours"], args.set)}
+    if not args.ours_only:
+        loops["paper's loop"] = LOOPS["paper's loop"]
 
     prior = load_prior(args.prior, device="cpu")
     samples = build_samples(args.data, "gt", 640, subjects=tuple(args.subjects))
@@ -50,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     inputs = {"clean": samples.keypoints, f"gaussian {args.sigma:g} px": gaussian, f"{100 * args.outliers:g}% outliers": outliers}
     report = {}
     print(f"{len(samples.keys)} frames of {', '.join(args.subjects)}; MPJPE / PA-MPJPE mm")
-    for loop_name, config in LOOPS.items():
+    for loop_name, config in loops.items():
         for input_name, keypoints in inputs.items():
             result = lift(prior, keypoints, samples.K, samples.confidence, config=config)
             errors = (float(mpjpe(result.poses3d, samples.gt3d).mean() * 1000), float(pa_mpjpe(result.poses3d, samples.gt3d).mean() * 1000))
