@@ -15,13 +15,18 @@ from __future__ import annotations
 
 import torch
 
-from .geometry import project, refine_translation_px, reprojection_error_px, rotation_matrices
+from .geometry import project, refine_translation_px, rotation_matrices
 from .skeleton import LEFT_HIP, PELVIS, RIGHT_HIP
 
 
 def _reprojection_cost(absolute: torch.Tensor, keypoints: torch.Tensor, K: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """Reprojection error ``(R, C)`` of candidates ``(R, C, J, 3)``; infinite behind the camera."""
-    cost = reprojection_error_px(absolute, keypoints[:, None], K[:, None], weights[:, None])
+    rows, count, joints, _ = absolute.shape
+    # One (C*J, 3) x (3, 3) product per row: far cheaper than C*J tiny broadcast matmuls.
+    uvw = torch.bmm(absolute.reshape(rows, count * joints, 3), K.transpose(1, 2)).view(rows, count, joints, 3)
+    dist = (uvw[..., :2] / uvw[..., 2:3] - keypoints[:, None]).square().sum(-1).sqrt()
+    w = weights[:, None]
+    cost = (w * torch.where(w > 0, dist, torch.zeros_like(dist))).sum(-1) / w.sum(-1).clamp_min(1e-12)
     return torch.where(absolute[..., 0, 2] > 1e-3, cost, torch.full_like(cost, float("inf")))
 
 
@@ -37,7 +42,8 @@ def grid_search_start(
     max_candidates: int = 1 << 16,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Best of ``rotations`` ``(C,3,3)`` applied to each row's templates ``(R,17,3)`` or ``(R,M,17,3)``
-    (M alternative start poses per row: the search also picks the best-fitting template).
+    (M alternative start poses per row: the search also picks the best-fitting template), or to
+    templates ``(1,M,17,3)`` shared by every row.
 
     Every candidate gets the closed-form translation; the ``refine_top`` best of each row then get
     ``pixel_refinement`` Gauss-Newton steps on the pixel error (which removes the closed form's
@@ -45,19 +51,27 @@ def grid_search_start(
     """
     if templates.dim() == 3:
         templates = templates[:, None]
+    shared = None
+    if templates.shape[0] == 1:
+        shared = torch.einsum("cab,mjb->mcja", rotations, templates[0]).flatten(0, 1)  # (M*C,J,3)
     per_row = templates.shape[1] * rotations.shape[0]
     rows_per_batch = max(1, max_candidates // per_row)
     eye = torch.eye(3, dtype=torch.float64, device=rays.device)
     out_pose, out_translation = [], []
-    for start in range(0, templates.shape[0], rows_per_batch):
+    for start in range(0, rays.shape[0], rows_per_batch):
         sl = slice(start, start + rows_per_batch)
         r, w = rays[sl].double(), weights[sl].double()
         perp = w[..., None, None] * (eye - r[..., :, None] * r[..., None, :])  # (R,J,3,3)
         # The closed-form translation is linear in the pose: T = -sum_j M_j P_j, M_j = A^-1 w_j perp_j.
         A_inv = torch.linalg.inv(perp.sum(1) + 1e-9 * eye)
         M = (A_inv[:, None] @ perp).to(templates.dtype)
-        candidates = torch.einsum("cab,rmjb->rmcja", rotations, templates[sl]).flatten(1, 2)  # (R,M*C,J,3)
-        T = -torch.einsum("rjab,rcjb->rca", M, candidates)
+        if shared is not None:
+            candidates = shared.expand(r.shape[0], -1, -1, -1)
+            # (R,3,J*3) x (J*3,M*C): one matrix product for every candidate's translation.
+            T = -(M.permute(0, 2, 1, 3).flatten(2) @ shared.flatten(1).T).transpose(1, 2)
+        else:
+            candidates = torch.einsum("cab,rmjb->rmcja", rotations, templates[sl]).flatten(1, 2)  # (R,M*C,J,3)
+            T = -torch.einsum("rjab,rcjb->rca", M, candidates)
         T = torch.where(T[..., 2:3] < 0, -T, T)
         cost = _reprojection_cost(candidates + T[..., None, :], keypoints[sl], K[sl], weights[sl])
         top = cost.topk(min(refine_top, cost.shape[1]), dim=1, largest=False).indices  # (R,k)

@@ -405,7 +405,10 @@ def lift(
             f"{len(bad)} frame(s) have fewer than 4 distinct joints with confidence > 0 and come back as NaN: {shown}",
             stacklevel=2,
         )
-    if S == 1 and config.start_pool > 1 and config.initial_search == "grid":
+    # Start poses: one per hypothesis (S, 17, 3), or with one hypothesis a pool searched for every
+    # frame, shaped (1, M, 17, 3) so that the search shares it across rows.
+    pooled = S == 1 and config.start_pool > 1 and config.initial_search == "grid"
+    if pooled:
         templates_all = start_pool_poses(prior, config.start_pool)[None]
     else:
         templates_all = initial_poses(prior, S, config.seed)
@@ -470,7 +473,7 @@ def lift(
         f, s = row // S, row % S
         absolute, err, energy = _optimise_chunk(
             prior,
-            templates_all[s.to(device)],
+            templates_all if pooled else templates_all[s.to(device)],
             kp_all[f].to(device),
             K_all[f].to(device),
             conf_all[f].to(device),
