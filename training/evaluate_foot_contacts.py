@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     cameras = load_cameras(args.data)
     config = LiftConfig(temporal_sigma=video_sigma(fps))
     report: dict = {"config": vars(args) | {"fps": fps, "json": str(args.json)}, "results": {}}
+    summaries: list[str] = []
     for source in args.inputs:
         clips = build_clips(args.data, source, tuple(args.subjects), tuple(args.cameras), args.frame_step, args.max_frames)
         if args.limit:
@@ -114,27 +115,20 @@ def main(argv: list[str] | None = None) -> int:
             result[name] = {m: float(np.nanmean(np.concatenate(v))) for m, v in values.items()}
         report["results"][source] = result
         skate = result["foot_skate_mm_per_frame"]
-        print(
+        summaries.append(
             f"{source}: {result['clips']} clips, {result['frames']} frames at {fps:g} fps\n"
             f"  foot skate while planted (mm/frame): truth {skate['truth']:.2f}, lifted {skate['lifted']:.2f}, "
             f"clean-up {skate['locked']:.2f}\n"
             f"  contacts found: precision {result['contact_precision']:.2f}, recall {result['contact_recall']:.2f}\n"
             f"  MPJPE / PA-MPJPE / accel: lifted {result['lifted']['mpjpe']:.1f} / {result['lifted']['pa_mpjpe']:.1f} / "
             f"{result['lifted']['accel']:.2f}, clean-up {result['locked']['mpjpe']:.1f} / {result['locked']['pa_mpjpe']:.1f} / "
-            f"{result['locked']['accel']:.2f}",
-            flush=True,
+            f"{result['locked']['accel']:.2f}"
         )
+        print(summaries[-1], flush=True)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2, default=float))
-        args.json.with_suffix(".txt").write_text(
-            "\n".join(
-                f"{s}: skate {r['foot_skate_mm_per_frame']}, precision {r['contact_precision']:.2f}, recall "
-                f"{r['contact_recall']:.2f}, lifted {r['lifted']}, clean-up {r['locked']}"
-                for s, r in report["results"].items()
-            )
-            + "\n"
-        )
+        args.json.with_suffix(".txt").write_text("\n".join(summaries) + "\n")
     return 0
 
 
