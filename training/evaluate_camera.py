@@ -214,32 +214,27 @@ def main(argv: list[str] | None = None) -> int:
     report["with_true_height"] = root_errors(scaled)
     report["seconds"] = round(time.time() - started, 1)
 
-    print(f"{report['frames']} frames of {', '.join(args.subjects)} (every {args.stride}th), ground-truth 2D, S=1")
-    print(f"  true focal length:            MPJPE {report['true_focal']['mpjpe_mm']:6.1f}  PA-MPJPE {report['true_focal']['pa_mpjpe_mm']:6.1f} mm")
+    lines = [
+        f"{report['frames']} frames of {', '.join(args.subjects)} (every {args.stride}th), ground-truth 2D, S=1",
+        f"  true focal length:            MPJPE {report['true_focal']['mpjpe_mm']:6.1f}  PA-MPJPE {report['true_focal']['pa_mpjpe_mm']:6.1f} mm",
+    ]
     for row in report["guessed_focal"]:
-        print(
+        lines.append(
             f"  guessed from {row['fov_deg']:.0f} deg FoV (focal off by {row['focal_error_percent']:.0f}%): "
             f"MPJPE {row['mpjpe_mm']:6.1f}  PA-MPJPE {row['pa_mpjpe_mm']:6.1f} mm; "
             f"reprojection {row['reprojection_px']:.2f} px, bone-length spread {100 * row['bone_length_spread']:.2f}%"
         )
-    print(f"  subjects' heights {report['heights_m']}; lifted bodies without a height: {report['height_of_prior_m']} m")
+    lines.append(f"  subjects' heights {report['heights_m']}; lifted bodies without a height: {report['height_of_prior_m']} m")
     for name in ("without_height", "with_true_height"):
         row = report[name]
-        print(f"  root position error {name.replace('_', ' ')}: {row['root_position_mm']:.0f} mm (depth {row['root_depth_mm']:.0f} mm)")
+        lines.append(f"  root position error {name.replace('_', ' ')}: {row['root_position_mm']:.0f} mm (depth {row['root_depth_mm']:.0f} mm)")
     for source, row in report.get("estimated_focal", {}).items():
-        lines = _focal_lines(source, row)
-        print("\n".join(lines))
+        lines += _focal_lines(source, row)
+    print("\n".join(lines))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2) + "\n")
-        if "estimated_focal" in report:
-            text = [f"{report['frames']} frames of {', '.join(args.subjects)} (every {args.stride}th), ground-truth 2D lifted, S=1"]
-            text.append(f"  true focal length: MPJPE {report['true_focal']['mpjpe_mm']} PA-MPJPE {report['true_focal']['pa_mpjpe_mm']} mm")
-            for row in report["guessed_focal"]:
-                text.append(f"  {row['fov_deg']:.0f} deg guess (focal off by {row['focal_error_percent']}%): MPJPE {row['mpjpe_mm']} PA-MPJPE {row['pa_mpjpe_mm']} mm")
-            for source, row in report["estimated_focal"].items():
-                text += _focal_lines(source, row)
-            args.json.with_suffix(".txt").write_text("\n".join(text) + "\n")
+        args.json.with_suffix(".txt").write_text("\n".join(lines) + "\n")
     return 0
 
 
