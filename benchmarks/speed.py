@@ -95,18 +95,27 @@ def main(argv: list[str] | None = None) -> int:
     single = first_network_only(prior)
     ours_s = timed(prior, n, ours, args.repeats)
     ours_single_s = timed(single, n, ours, args.repeats)
+    start_search_s = timed(prior, n, replace(ours, iterations=0), args.repeats)
+    pool_50_s = timed(prior, n, replace(ours, start_pool=50), args.repeats)
+    start_search_50_s = timed(prior, n, replace(ours, iterations=0, start_pool=50), args.repeats)
     authors_s = timed(single, n, AUTHORS, args.repeats)
     report["comparison"] = {
         "frames": n,
         "networks": len(prior.members),
+        "start_pool": ours.start_pool,
         "ours_seconds": ours_s,
         "ours_one_network_seconds": ours_single_s,
+        "ours_start_search_only_seconds": start_search_s,
+        "ours_start_pool_50_seconds": pool_50_s,
+        "ours_start_search_only_pool_50_seconds": start_search_50_s,
         "authors_setting_seconds": authors_s,
         "speedup": authors_s / ours_s,
     }
     print(
         f"\nsame {n}-frame batch, S=1: ours {ours_s:.2f} s ({n / ours_s:.1f} frames/s; "
-        f"{len(prior.members)} networks, one network alone {ours_single_s:.2f} s), "
+        f"{len(prior.members)} networks, one network alone {ours_single_s:.2f} s; "
+        f"start search alone {start_search_s:.2f} s over {ours.start_pool} poses, {start_search_50_s:.2f} s over 50; "
+        f"the whole run with 50 poses {pool_50_s:.2f} s), "
         f"authors' setting (1000 iterations + 500 Adam steps, one network) {authors_s:.2f} s "
         f"({n / authors_s:.1f} frames/s): ours is {authors_s / ours_s:.1f}x faster"
     )

@@ -48,9 +48,9 @@ class LiftConfig:
     # centres (a codebook size of the prior; 1 = the mean pose only, as in the paper). The loop
     # only refines its start locally, so a start closer in shape pays off: held-out S8 (ensemble
     # trained on S1 S5 S6 S7, 1672 frames) 53.3 mm with 50 centres, 52.5 with 100, 52.2 with 200,
-    # 51.9 with 400, 52.1 with 800, at 1, 1.2, 1.4, 1.85 and 3.3 times the time; unchanged with
-    # 4 px of 2D noise (README "How it works"). The "adam" reference always starts from the
-    # paper's centres.
+    # 51.9 with 400, 52.1 with 800; unchanged with 4 px of 2D noise. 200 costs 1.2x the run with
+    # 50 (README "How it works", "Speed"). The "adam" reference always starts from the paper's
+    # centres.
     start_pool: int = 200
     # Loop schedule (method.md section 4): the translation stays at the initial estimate for the
     # first warmup_fraction of iterations; diffusion time falls linearly from t_max to t_min.
