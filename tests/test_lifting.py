@@ -10,8 +10,8 @@ import torch
 
 from zedo_core.geometry import rotation_grid
 from zedo_core.inputs import InputError
-from zedo_core.prior import PosePrior
 from zedo_core.lifting import LiftCancelled, LiftConfig, LiftResult, combine_hypotheses, initial_poses, lift
+from zedo_core.prior import PosePrior
 
 from conftest import T_POSE, project_np
 from test_inputs import BAD_INPUTS
