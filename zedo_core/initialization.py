@@ -15,29 +15,14 @@ from __future__ import annotations
 
 import torch
 
-from .geometry import project, refine_translation_px, rotation_matrices
+from .geometry import project, refine_translation_px, reprojection_error_px, rotation_matrices
 from .skeleton import LEFT_HIP, PELVIS, RIGHT_HIP
 
 
-def _reprojection_cost(
-    poses: torch.Tensor, translation: torch.Tensor, keypoints: torch.Tensor, K: torch.Tensor, weights: torch.Tensor
-) -> torch.Tensor:
-    """Reprojection error ``(R, C)`` of candidates ``poses + translation`` (``(R, C, J, 3)`` plus
-    ``(R, C, 3)``); infinite behind the camera.
-
-    Written out per coordinate: millions of candidates per batch, and 3x3 products per joint
-    would cost twice as much."""
-    x = poses[..., 0] + translation[..., 0, None]
-    y = poses[..., 1] + translation[..., 1, None]
-    z = poses[..., 2] + translation[..., 2, None]
-    k = K[:, None, None]
-    inv_w = 1.0 / (k[..., 2, 0] * x + k[..., 2, 1] * y + k[..., 2, 2] * z)
-    du = (k[..., 0, 0] * x + k[..., 0, 1] * y + k[..., 0, 2] * z) * inv_w - keypoints[:, None, :, 0]
-    dv = (k[..., 1, 0] * x + k[..., 1, 1] * y + k[..., 1, 2] * z) * inv_w - keypoints[:, None, :, 1]
-    dist = (du * du + dv * dv).sqrt()
-    w = weights[:, None]
-    cost = (w * torch.where(w > 0, dist, torch.zeros_like(dist))).sum(-1) / w.sum(-1).clamp_min(1e-12)
-    return torch.where(z[..., 0] > 1e-3, cost, torch.full_like(cost, float("inf")))
+def _reprojection_cost(absolute: torch.Tensor, keypoints: torch.Tensor, K: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Reprojection error ``(R, C)`` of candidates ``(R, C, J, 3)``; infinite behind the camera."""
+    cost = reprojection_error_px(absolute, keypoints[:, None], K[:, None], weights[:, None])
+    return torch.where(absolute[..., 0, 2] > 1e-3, cost, torch.full_like(cost, float("inf")))
 
 
 def grid_search_start(
@@ -83,13 +68,13 @@ def grid_search_start(
             candidates = torch.einsum("cab,rmjb->rmcja", rotations, templates[sl]).flatten(1, 2)  # (R,M*C,J,3)
             T = -torch.einsum("rjab,rcjb->rca", M, candidates)
         T = torch.where(T[..., 2:3] < 0, -T, T)
-        cost = _reprojection_cost(candidates, T, keypoints[sl], K[sl], weights[sl])
+        cost = _reprojection_cost(candidates + T[..., None, :], keypoints[sl], K[sl], weights[sl])
         top = cost.topk(min(refine_top, cost.shape[1]), dim=1, largest=False).indices  # (R,k)
         candidates = torch.gather(candidates, 1, top[..., None, None].expand(-1, -1, *candidates.shape[2:]))
         T = torch.gather(T, 1, top[..., None].expand(-1, -1, 3))
         if pixel_refinement:
             T = refine_translation_px(candidates, T, keypoints[sl, None], K[sl, None], weights[sl, None], pixel_refinement)
-        cost = _reprojection_cost(candidates, T, keypoints[sl], K[sl], weights[sl])
+        cost = _reprojection_cost(candidates + T[..., None, :], keypoints[sl], K[sl], weights[sl])
         best = cost.argmin(dim=1)
         rows = torch.arange(best.shape[0], device=best.device)
         out_pose.append(candidates[rows, best])
