@@ -218,6 +218,7 @@ def test_lift_rejects_bad_inputs(tiny_prior, override, expected):
     [
         (dict(hypotheses=0), "hypotheses"),
         (dict(hypotheses=-2), "hypotheses"),
+        (dict(start_pool=0), "start_pool must be >= 1"),
         (dict(iterations=-1), "iterations"),
         (dict(chunk_size=0), "chunk_size"),
         (dict(warmup_fraction=1.5), "warmup_fraction"),

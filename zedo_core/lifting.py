@@ -117,6 +117,8 @@ class LiftConfig:
     def __post_init__(self) -> None:
         if self.hypotheses < 1:
             raise ValueError(f"hypotheses must be >= 1, got {self.hypotheses}")
+        if self.start_pool < 1:
+            raise ValueError(f"start_pool must be >= 1 (1 = the mean pose only), got {self.start_pool}")
         if self.iterations < 0:
             raise ValueError(f"iterations must be >= 0, got {self.iterations}")
         if self.chunk_size < 1:
