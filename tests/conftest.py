@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # test this checkout's zedo_core and training, however pytest is started
@@ -18,9 +17,14 @@ from zedo_core.network import NetworkConfig, ScoreNetwork
 from zedo_core.prior import PosePrior, load_prior
 from zedo_core.sde import SubVPSDE
 
-# The tests' tensors are tiny: one thread is as fast, and it avoids OpenMP threads spinning against
-# any other busy process on small machines (50x slower lifting with 2 threads next to a training job).
-torch.set_num_threads(1)
+try:  # torch is optional (training, the CUDA path); the engine's tests run without it
+    import torch
+except ImportError:
+    torch = None
+else:
+    # The tests' tensors are tiny: one thread is as fast, and it avoids OpenMP threads spinning
+    # against any other busy process on small machines (10-50x slower with 2 threads next to a job).
+    torch.set_num_threads(1)
 
 DEFAULT_H36M_DIR = REPO_ROOT.parent / "shared" / "data" / "h36m"
 
@@ -52,24 +56,40 @@ T_POSE = np.array(
 K_SYNTH = np.array([[1100.0, 0.0, 500.0], [0.0, 1100.0, 500.0], [0.0, 0.0, 1.0]])
 
 
-def _codebook(count: int, seed: int, scale: float = 0.03) -> torch.Tensor:
+def _codebook(count: int, seed: int, scale: float = 0.03) -> np.ndarray:
     rng = np.random.default_rng(seed)
     poses = T_POSE[None] + rng.normal(scale=scale, size=(count, 17, 3))
     poses -= poses[:, :1]
-    return torch.tensor(poses, dtype=torch.float32)
+    return poses.astype(np.float32)
+
+
+def random_network(config: NetworkConfig, seed: int = 0) -> ScoreNetwork:
+    """A network with PyTorch-like random initial weights (uniform in +-1/sqrt(fan_in)), seeded."""
+    rng = np.random.default_rng(seed)
+    params = {}
+    for name, shape in config.parameter_shapes().items():
+        if name == "input_mean" or (".norm" in name or "out_norm" in name) and name.endswith("bias"):
+            value = np.zeros(shape)
+        elif name == "input_std" or (".norm" in name or "out_norm" in name) and name.endswith("weight"):
+            value = np.ones(shape)
+        else:
+            fan_in = shape[1] if len(shape) == 2 else config.parameter_shapes()[name.replace("bias", "weight")][1]
+            value = rng.uniform(-1.0, 1.0, size=shape) / math.sqrt(fan_in)
+        params[name] = value.astype(np.float32)
+    return ScoreNetwork(config, params)
+
+
+TINY_NETWORK = NetworkConfig(width=64, num_blocks=1, time_embedding_dim=32, groups=8)
 
 
 def make_tiny_prior() -> PosePrior:
-    torch.manual_seed(0)
-    network = ScoreNetwork(NetworkConfig(width=64, num_blocks=1, time_embedding_dim=32, groups=8))
-    network.eval().requires_grad_(False)
     initial = {
-        1: torch.tensor(T_POSE[None], dtype=torch.float32),
+        1: T_POSE[None].astype(np.float32),
         10: _codebook(10, seed=10),
         50: _codebook(50, seed=50),
         200: _codebook(200, seed=200),
     }
-    return PosePrior(network=network, sde=SubVPSDE(), initial_poses=initial, metadata={"note": "test prior"})
+    return PosePrior(members=[random_network(TINY_NETWORK)], sde=SubVPSDE(), initial_poses=initial, metadata={"note": "test prior"})
 
 
 @pytest.fixture
@@ -79,9 +99,7 @@ def tiny_prior() -> PosePrior:
 
 @pytest.fixture
 def tiny_prior_file(tmp_path: Path) -> Path:
-    path = tmp_path / "tiny_prior.pt"
-    torch.save(make_tiny_prior().state(), path)
-    return path
+    return make_tiny_prior().save(tmp_path / "tiny_prior.npz")
 
 
 @pytest.fixture(scope="session")

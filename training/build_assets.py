@@ -1,4 +1,5 @@
-"""Write the shipped prior ``zedo_core/assets/prior.pt`` from training checkpoints (one network or an ensemble).
+"""Write the shipped prior ``zedo_core/assets/prior.npz`` (and its SHA-256 beside it) from training
+checkpoints (one network or an ensemble), or convert a PyTorch prior file (``--convert``).
 
 Adds the K-Means initial poses computed on the training subjects' poses, each turned to face the
 camera upright (the lifting loop's start search supplies the orientation): codebooks for S = 1, 10
@@ -18,8 +19,9 @@ from training.augment import canonical_poses
 from training.h36m import TRAIN_SUBJECTS
 from training.train import training_poses
 from zedo_core.lifting import LiftConfig
-from zedo_core.network import NetworkConfig, ScoreNetwork, combine_networks
-from zedo_core.prior import DEFAULT_PRIOR_PATH, PosePrior
+from training.score_module import ScoreModule
+from zedo_core.network import NetworkConfig
+from zedo_core.prior import DEFAULT_PRIOR_PATH, PosePrior, checksum_path, file_sha256, load_prior
 from zedo_core.sde import SubVPSDE
 
 HYPOTHESIS_COUNTS = (1, 10, 50)
@@ -34,7 +36,7 @@ def kmeans_initial_poses(
     seed: int = 0,
     stride: int = 4,
     subjects: tuple[str, ...] = TRAIN_SUBJECTS,
-) -> dict[int, torch.Tensor]:
+) -> dict[int, np.ndarray]:
     """K-Means centres ``{S: (S, 17, 3)}`` of canonical (facing, upright) training poses."""
     poses = canonical_poses(training_poses(data_dir, subjects)[::stride].double()).numpy().reshape(-1, 51)
     result = {}
@@ -43,7 +45,7 @@ def kmeans_initial_poses(
             centres = poses.mean(0, keepdims=True)
         else:
             centres, _ = kmeans2(poses, count, minit="++", seed=seed, iter=30)
-        result[count] = torch.from_numpy(centres.reshape(count, 17, 3)).float()
+        result[count] = centres.reshape(count, 17, 3).astype(np.float32)
     return result
 
 
@@ -59,14 +61,14 @@ def build(
     members, provenance = [], []
     for checkpoint in checkpoints:
         state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        network = ScoreNetwork(NetworkConfig(**state["network_config"]))
+        network = ScoreModule(NetworkConfig(**state["network_config"]))
         network.load_state_dict(state["ema" if use_ema else "model"])
-        members.append(network)
+        members.append(network.for_inference())
         provenance.append(
             {"run": checkpoint.parent.name, "training_steps": int(state["step"]), "train_config": dict(state["train_config"])}
         )
     prior = PosePrior(
-        network=combine_networks(members),
+        members=members,
         sde=SubVPSDE(),
         initial_poses=kmeans_initial_poses(data_dir, counts=codebooks, subjects=subjects),
         metadata={
@@ -75,12 +77,19 @@ def build(
             "members": provenance,
         },
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    torch.save(prior.state(), tmp)
-    tmp.replace(out)
+    write(prior, out)
     steps = ", ".join(str(p["training_steps"]) for p in provenance)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB): {len(members)} network(s), steps {steps}")
+
+
+def write(prior: PosePrior, out: Path) -> None:
+    """Save ``prior`` as a format-3 ``.npz`` with its SHA-256 in ``OUT.sha256`` (which
+    ``load_prior`` checks for the shipped file)."""
+    if out.suffix != ".npz":
+        raise SystemExit(f"--out must end in .npz, got {out}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    prior.save(out)
+    checksum_path(out).write_text(f"{file_sha256(out)}  {out.name}\n")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -98,7 +107,16 @@ def main(argv: list[str] | None = None) -> None:
         "--codebooks", type=int, nargs="+", default=list(CODEBOOK_SIZES),
         help="K-Means codebook sizes to store (hypothesis counts and start pools; default %(default)s)",
     )
+    parser.add_argument(
+        "--convert", type=Path, default=None, metavar="PRIOR.pt",
+        help="instead of building: convert a PyTorch prior file (asset formats 1 and 2) to --out",
+    )
     args = parser.parse_args(argv)
+    if args.convert is not None:
+        prior = load_prior(args.convert, device="cpu")
+        write(prior, args.out)
+        print(f"converted {args.convert} -> {args.out} ({args.out.stat().st_size / 1e6:.1f} MB)")
+        return
     build(
         args.checkpoint, args.data, args.out, use_ema=not args.raw_weights,
         subjects=tuple(args.subjects), codebooks=tuple(sorted(set(args.codebooks))),

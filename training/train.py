@@ -18,7 +18,8 @@ import torch
 
 from training.augment import augmented_batch
 from training.h36m import TRAIN_SUBJECTS, load_poses
-from zedo_core.network import NetworkConfig, ScoreNetwork
+from training.score_module import ScoreModule
+from zedo_core.network import NetworkConfig
 from zedo_core.sde import SubVPSDE
 
 
@@ -85,8 +86,8 @@ def train(
     generator = torch.Generator().manual_seed(cfg.seed)
     world_rel = training_poses(data_dir, subjects)
     sde = SubVPSDE()
-    net = ScoreNetwork(net_cfg)
-    ema = ScoreNetwork(net_cfg)
+    net = ScoreModule(net_cfg)
+    ema = ScoreModule(net_cfg)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     step = 0
     if ckpt_path.exists():

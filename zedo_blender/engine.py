@@ -1,12 +1,11 @@
 """The add-on's door to the engine: ``zedo_core`` bundled inside the extension, or installed.
 
-Imported lazily, so the add-on registers (and its panel can explain what is missing) even where
-PyTorch is not installed.
+The engine runs on numpy, which every Blender ships; PyTorch is only used when it is installed and
+the CUDA device is chosen. Imported lazily, so registering the add-on stays cheap.
 """
 
 from __future__ import annotations
 
-import functools
 import importlib
 import importlib.util
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ import numpy as np
 
 
 class EngineUnavailable(RuntimeError):
-    """The engine (or PyTorch) cannot be imported; the message says what to install."""
+    """The engine cannot be imported, or the chosen device cannot be used; the message says why."""
 
 
 def _engine_package() -> str:
@@ -30,26 +29,13 @@ def engine_module(name: str) -> ModuleType:
     return importlib.import_module(f"{_engine_package()}.{name}")
 
 
-@functools.cache
-def torch_missing_reason() -> str | None:
-    """Why the engine cannot run here (PyTorch not installed), or None; cheap after the first call."""
-    if importlib.util.find_spec("torch") is None:
-        return "PyTorch is not installed: install the ZeDO extension build for your platform"
-    return None
-
-
 def core() -> ModuleType:
     """The ``zedo_core`` package: the copy bundled in the extension when present, else the installed one."""
     try:
         module = importlib.import_module(_engine_package())
-        module.lift  # the package imports torch lazily: touch it here
+        module.lift  # the package imports its lifting modules lazily: touch them here
         return module
-    except ModuleNotFoundError as error:
-        if error.name == "torch":
-            raise EngineUnavailable(
-                "PyTorch is not installed in Blender's Python: install the ZeDO extension build for "
-                "your platform (it bundles PyTorch)"
-            ) from error
+    except ImportError as error:
         raise EngineUnavailable(f"the ZeDO engine could not be imported: {error}") from error
 
 
@@ -73,7 +59,10 @@ _priors: dict[str, object] = {}
 def load_prior(device: str = "auto"):
     """The shipped prior on ``device``, loaded once per Blender session."""
     if device not in _priors:
-        _priors[device] = core().load_prior(device=device)
+        try:
+            _priors[device] = core().load_prior(device=device)
+        except RuntimeError as error:  # e.g. CUDA chosen where PyTorch or CUDA is missing
+            raise EngineUnavailable(str(error)) from error
     return _priors[device]
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import bpy
 import numpy as np
 
-from .engine import EstimateSettings, estimate, torch_missing_reason
+from .engine import EstimateSettings, estimate
 from .result import SceneResult, apply_motion
 from .skeleton import JOINT_LABELS
 from .engine import engine_module
@@ -42,9 +42,6 @@ class EstimateRequest:
 
 def readiness(settings) -> str | None:
     """Why the Estimate button cannot run yet (cheap enough for every redraw), or None."""
-    missing = torch_missing_reason()
-    if missing:
-        return missing
     if settings.clip is None:
         return "Choose the movie clip with the person's tracks"
     if settings.clip.size[0] <= 0:

@@ -100,7 +100,7 @@ class ZEDO_OT_estimate_pose(bpy.types.Operator):
         try:
             from .engine import core
 
-            core()  # import torch here, on the main thread, so a missing install is reported at once
+            core().load_prior  # import the engine here, on the main thread, so a broken install is reported at once
         except EngineUnavailable as error:
             self.report({"ERROR"}, str(error))
             return {"CANCELLED"}

@@ -8,9 +8,9 @@ from bpy.props import BoolProperty, EnumProperty, IntProperty
 from .engine import EstimateSettings
 
 DEVICES = (
-    ("auto", "Auto", "CUDA when available, else CPU"),
-    ("cpu", "CPU", "Run on the CPU"),
-    ("cuda", "CUDA", "Run on an NVIDIA GPU"),
+    ("auto", "Auto", "CUDA when PyTorch with CUDA is installed in Blender's Python, else the CPU"),
+    ("cpu", "CPU", "Run on the CPU with numpy (no extra install)"),
+    ("cuda", "CUDA", "Run on an NVIDIA GPU (needs PyTorch with CUDA in Blender's Python)"),
 )
 
 

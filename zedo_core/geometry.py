@@ -1,54 +1,60 @@
-"""Camera geometry of the lifting loop: rays, projection, closed-form translation, rotations."""
+"""Camera geometry of the lifting loop: rays, projection, closed-form translation, rotations.
+
+Every function takes numpy arrays or torch tensors and returns the same kind (``zedo_core.arrays``).
+"""
 
 from __future__ import annotations
 
 import math
 
-import torch
+import numpy as np
+
+from .arrays import Array, as_dtype, dtype_name, asarray_like, eye_like, namespace, norm
 
 
-def unit_rays(keypoints: torch.Tensor, K_inv: torch.Tensor) -> torch.Tensor:
+def unit_rays(keypoints: Array, K_inv: Array) -> Array:
     """Unit viewing rays ``(B, J, 3)`` through pixels ``(B, J, 2)`` given ``K^-1`` ``(B, 3, 3)``."""
-    homogeneous = torch.cat([keypoints, torch.ones_like(keypoints[..., :1])], dim=-1)
-    rays = homogeneous @ K_inv.transpose(-1, -2)
-    return rays / rays.norm(dim=-1, keepdim=True)
+    xp = namespace(keypoints)
+    homogeneous = xp.concatenate([keypoints, xp.ones_like(keypoints[..., :1])], axis=-1)
+    rays = homogeneous @ xp.swapaxes(K_inv, -1, -2)
+    return rays / norm(rays, keepdims=True)
 
 
-def project(points: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
+def project(points: Array, K: Array) -> Array:
     """Pinhole projection of camera-frame points ``(B, J, 3)`` with ``K`` ``(B, 3, 3)`` -> ``(B, J, 2)``."""
-    uvw = points @ K.transpose(-1, -2)
+    uvw = points @ namespace(points).swapaxes(K, -1, -2)
     return uvw[..., :2] / uvw[..., 2:3]
 
 
-def solve_translation(pose: torch.Tensor, rays: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+def solve_translation(pose: Array, rays: Array, weights: Array) -> Array:
     """Translation ``T`` ``(B, 3)`` that puts every joint of ``pose + T`` closest to its ray.
 
     Minimises ``sum_j w_j |(I - r_j r_j^T)(P_j + T)|^2`` in closed form (the normal equations are
     3x3). Joints with weight 0 do not count. A solution behind the camera is flipped, as in the
     reference implementation.
     """
-    dtype = pose.dtype
-    pose, rays, weights = pose.double(), rays.double(), weights.double()
-    eye = torch.eye(3, dtype=torch.float64, device=pose.device)
+    xp = namespace(pose)
+    dtype = dtype_name(pose)
+    pose, rays, weights = as_dtype(pose, "float64"), as_dtype(rays, "float64"), as_dtype(weights, "float64")
+    eye = eye_like(pose, 3)
     perp = eye - rays[..., :, None] * rays[..., None, :]  # (B, J, 3, 3)
     weighted = weights[..., None, None] * perp
-    A = weighted.sum(dim=-3)
-    b = -(weighted @ pose[..., None]).sum(dim=-3)[..., 0]
+    A = weighted.sum(-3)
+    b = -(weighted @ pose[..., None]).sum(-3)
     # A tiny ridge keeps degenerate frames (fewer than two distinct rays) finite.
-    A = A + 1e-9 * eye
-    T = torch.linalg.solve(A, b)
-    T = torch.where(T[..., 2:3] < 0, -T, T)
-    return T.to(dtype)
+    T = xp.linalg.solve(A + 1e-9 * eye, b)[..., 0]
+    T = xp.where(T[..., 2:3] < 0, -T, T)
+    return as_dtype(T, dtype)
 
 
 def refine_translation_px(
-    pose: torch.Tensor,
-    translation: torch.Tensor,
-    keypoints: torch.Tensor,
-    K: torch.Tensor,
-    weights: torch.Tensor,
+    pose: Array,
+    translation: Array,
+    keypoints: Array,
+    K: Array,
+    weights: Array,
     iterations: int = 3,
-) -> torch.Tensor:
+) -> Array:
     """Gauss-Newton refinement of ``T`` ``(..., 3)`` on the weighted squared *pixel* error of
     ``pose + T`` ``(..., J, 3)``.
 
@@ -56,74 +62,81 @@ def refine_translation_px(
     that does not fit exactly it pulls the person towards the camera (about 30% too near for the
     mean pose). The pixel error has no such bias. ``K`` and ``keypoints`` broadcast against ``pose``.
     """
+    xp = namespace(pose)
     fx, fy = K[..., 0, 0, None], K[..., 1, 1, None]
     cx, cy = K[..., 0, 2, None], K[..., 1, 2, None]
     w = weights
-    eye = torch.eye(3, dtype=pose.dtype, device=pose.device)
     for _ in range(iterations):
         X = pose + translation[..., None, :]
-        z = X[..., 2].clamp_min(1e-3)
-        u = fx * X[..., 0] / z + cx - keypoints[..., 0]
-        v = fy * X[..., 1] / z + cy - keypoints[..., 1]
-        zero = torch.zeros_like(z)
-        Ju = torch.stack([fx / z + zero, zero, -fx * X[..., 0] / z**2], -1)
-        Jv = torch.stack([zero, fy / z + zero, -fy * X[..., 1] / z**2], -1)
-        JtJ = (w[..., None, None] * (Ju[..., :, None] * Ju[..., None, :] + Jv[..., :, None] * Jv[..., None, :])).sum(-3)
-        Jtr = (w[..., None] * (Ju * u[..., None] + Jv * v[..., None])).sum(-2)
-        step = torch.linalg.solve(JtJ + 1e-6 * JtJ.diagonal(dim1=-2, dim2=-1).mean(-1)[..., None, None] * eye, Jtr[..., None])[..., 0]
+        z = xp.clip(X[..., 2], 1e-3, None)
+        inv_z = 1.0 / z
+        u = fx * X[..., 0] * inv_z + cx - keypoints[..., 0]
+        v = fy * X[..., 1] * inv_z + cy - keypoints[..., 1]
+        # Jacobians of u and v with respect to T: (a, 0, c) and (0, b, d) per joint.
+        a, c = fx * inv_z, -fx * X[..., 0] * inv_z * inv_z
+        b, d = fy * inv_z, -fy * X[..., 1] * inv_z * inv_z
+        wa, wb, wc, wd = w * a, w * b, w * c, w * d
+        h00, h11 = (wa * a).sum(-1), (wb * b).sum(-1)
+        h02, h12 = (wa * c).sum(-1), (wb * d).sum(-1)
+        h22 = (wc * c + wd * d).sum(-1)
+        g = xp.stack([(wa * u).sum(-1), (wb * v).sum(-1), (wc * u + wd * v).sum(-1)], axis=-1)
+        zero = xp.zeros_like(h00)
+        JtJ = xp.stack([h00, zero, h02, zero, h11, h12, h02, h12, h22], axis=-1).reshape(*h00.shape, 3, 3)
+        ridge = 1e-6 * (h00 + h11 + h22) / 3.0
+        JtJ = JtJ + ridge[..., None, None] * eye_like(JtJ, 3)
+        step = xp.linalg.solve(JtJ, g[..., None])[..., 0]
         translation = translation - step
         # Keep the person in front of the camera (a step can overshoot through the image plane).
-        translation = torch.cat([translation[..., :2], translation[..., 2:].abs().clamp_min(1e-2)], dim=-1)
+        translation = xp.concatenate([translation[..., :2], xp.clip(xp.abs(translation[..., 2:]), 1e-2, None)], axis=-1)
     return translation
 
 
-def project_onto_rays(
-    pose: torch.Tensor, translation: torch.Tensor, rays: torch.Tensor, visible: torch.Tensor
-) -> torch.Tensor:
+def project_onto_rays(pose: Array, translation: Array, rays: Array, visible: Array) -> Array:
     """Move each visible joint of ``pose + T`` to the nearest point of its ray; returns the new
     (translation-free) pose. Invisible joints stay where they are."""
+    xp = namespace(pose)
     absolute = pose + translation[..., None, :]
-    on_ray = (absolute * rays).sum(-1, keepdim=True) * rays
-    return torch.where(visible[..., None], on_ray, absolute) - translation[..., None, :]
+    on_ray = (absolute * rays).sum(-1, keepdims=True) * rays
+    return xp.where(visible[..., None], on_ray, absolute) - translation[..., None, :]
 
 
-def reprojection_error_px(
-    pose_abs: torch.Tensor, keypoints: torch.Tensor, K: torch.Tensor, weights: torch.Tensor
-) -> torch.Tensor:
+def reprojection_error_px(pose_abs: Array, keypoints: Array, K: Array, weights: Array) -> Array:
     """Weighted mean pixel distance ``(..., )`` between projected joints ``(..., J, 3)`` and
     keypoints ``(..., J, 2)``; ``K`` ``(..., 3, 3)`` and the weights broadcast against them.
 
     Written out per coordinate rather than as 3x3 products per joint: the start search scores
     millions of candidate joints at a time, and the products cost twice as much there."""
-    x, y, z = pose_abs.unbind(-1)
+    xp = namespace(pose_abs)
+    x, y, z = pose_abs[..., 0], pose_abs[..., 1], pose_abs[..., 2]
     k = K[..., None, :, :]
     inv_w = 1.0 / (k[..., 2, 0] * x + k[..., 2, 1] * y + k[..., 2, 2] * z)
     du = (k[..., 0, 0] * x + k[..., 0, 1] * y + k[..., 0, 2] * z) * inv_w - keypoints[..., 0]
     dv = (k[..., 1, 0] * x + k[..., 1, 1] * y + k[..., 1, 2] * z) * inv_w - keypoints[..., 1]
-    dist = (du * du + dv * dv).sqrt()
-    dist = torch.where(weights > 0, dist, torch.zeros_like(dist))
-    return (weights * dist).sum(-1) / weights.sum(-1).clamp_min(1e-12)
+    dist = xp.sqrt(du * du + dv * dv)
+    dist = xp.where(weights > 0, dist, xp.zeros_like(dist))
+    return (weights * dist).sum(-1) / xp.clip(weights.sum(-1), 1e-12, None)
 
 
-def rotation_matrices(axis: str, angles_rad: torch.Tensor) -> torch.Tensor:
+def rotation_matrices(axis: str, angles_rad: Array) -> Array:
     """Rotations ``(..., 3, 3)`` about a coordinate axis ('x', 'y' or 'z')."""
-    c, s = torch.cos(angles_rad), torch.sin(angles_rad)
-    o, z = torch.ones_like(c), torch.zeros_like(c)
+    xp = namespace(angles_rad)
+    c, s = xp.cos(angles_rad), xp.sin(angles_rad)
+    o, z = xp.ones_like(c), xp.zeros_like(c)
     rows = {
         "x": (o, z, z, z, c, -s, z, s, c),
         "y": (c, z, s, z, o, z, -s, z, c),
         "z": (c, -s, z, s, c, z, z, z, o),
     }[axis]
-    return torch.stack(rows, dim=-1).reshape(*angles_rad.shape, 3, 3)
+    return xp.stack(rows, axis=-1).reshape(*angles_rad.shape, 3, 3)
 
 
-def rotation_grid(yaw_steps: int, pitch_deg: tuple[float, ...], roll_deg: tuple[float, ...]) -> torch.Tensor:
+def rotation_grid(yaw_steps: int, pitch_deg: tuple[float, ...], roll_deg: tuple[float, ...], like: Array | None = None) -> Array:
     """Candidate orientations ``(C, 3, 3)`` for an upright template facing the camera: turns about
-    the body's vertical (camera y) through a full circle, then pitch (x) and roll (z)."""
-    yaw = torch.arange(yaw_steps, dtype=torch.float64) * (2 * math.pi / yaw_steps)
-    pitch = torch.deg2rad(torch.tensor(pitch_deg, dtype=torch.float64))
-    roll = torch.deg2rad(torch.tensor(roll_deg, dtype=torch.float64))
+    the body's vertical (camera y) through a full circle, then pitch (x) and roll (z). Computed in
+    float64 numpy; returned as ``like``'s kind, device and dtype when given."""
+    yaw = np.arange(yaw_steps, dtype=np.float64) * (2 * math.pi / yaw_steps)
     Ry = rotation_matrices("y", yaw)[:, None, None]
-    Rx = rotation_matrices("x", pitch)[None, :, None]
-    Rz = rotation_matrices("z", roll)[None, None, :]
-    return (Rz @ Rx @ Ry).reshape(-1, 3, 3)
+    Rx = rotation_matrices("x", np.deg2rad(np.asarray(pitch_deg, dtype=np.float64)))[None, :, None]
+    Rz = rotation_matrices("z", np.deg2rad(np.asarray(roll_deg, dtype=np.float64)))[None, None, :]
+    grid = (Rz @ Rx @ Ry).reshape(-1, 3, 3)
+    return grid if like is None else asarray_like(grid, like)

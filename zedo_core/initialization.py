@@ -8,111 +8,156 @@ Two methods:
   paper's rotation about the optical axis cannot.
 - ``adam``: the authors' released optimiser (rotation about the optical axis and a translation
   scale in [0.5, 2] along the pelvis ray at 3 m; Adam, lr 0.1, 500 steps, L1 pixel error on the
-  pelvis and hips). Kept as the reference for speed and accuracy comparisons.
+  pelvis and hips), with its gradient written out. Kept as the reference for speed and accuracy
+  comparisons.
+
+Both take numpy arrays or torch tensors (``zedo_core.arrays``).
 """
 
 from __future__ import annotations
 
-import torch
+import math
+from typing import Callable
 
-from .geometry import project, refine_translation_px, reprojection_error_px, rotation_matrices
+from .arrays import Array, as_dtype, dtype_name, eye_like, namespace, smallest_k, take_along_axis
+from .geometry import refine_translation_px, reprojection_error_px, rotation_matrices
 from .skeleton import LEFT_HIP, PELVIS, RIGHT_HIP
 
 
-def _reprojection_cost(absolute: torch.Tensor, keypoints: torch.Tensor, K: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+def _reprojection_cost(absolute: Array, keypoints: Array, K: Array, weights: Array) -> Array:
     """Reprojection error ``(R, C)`` of candidates ``(R, C, J, 3)``; infinite behind the camera."""
+    xp = namespace(absolute)
     cost = reprojection_error_px(absolute, keypoints[:, None], K[:, None], weights[:, None])
-    return torch.where(absolute[..., 0, 2] > 1e-3, cost, torch.full_like(cost, float("inf")))
+    return xp.where(absolute[..., 0, 2] > 1e-3, cost, xp.full_like(cost, math.inf))
+
+
+def _gather_rows(x: Array, index: Array) -> Array:
+    """``x[r, index[r, k]]`` for ``x`` ``(R, C, ...)`` and ``index`` ``(R, k)``."""
+    shape = index.shape + (1,) * (x.ndim - 2)
+    return take_along_axis(x, index.reshape(shape), axis=1)
 
 
 def grid_search_start(
-    templates: torch.Tensor,
-    keypoints: torch.Tensor,
-    K: torch.Tensor,
-    rays: torch.Tensor,
-    weights: torch.Tensor,
-    rotations: torch.Tensor,
+    templates: Array,
+    keypoints: Array,
+    K: Array,
+    rays: Array,
+    weights: Array,
+    rotations: Array,
     refine_top: int = 8,
     pixel_refinement: int = 3,
     max_candidates: int = 1 << 16,
-) -> tuple[torch.Tensor, torch.Tensor]:
+    on_batch: Callable[[int, int], None] | None = None,
+) -> tuple[Array, Array]:
     """Best of ``rotations`` ``(C,3,3)`` applied to each row's templates ``(R,17,3)`` or ``(R,M,17,3)``
     (M alternative start poses per row: the search also picks the best-fitting template), or to
     templates ``(1,M,17,3)`` shared by every row.
 
     Every candidate gets the closed-form translation; the ``refine_top`` best of each row then get
     ``pixel_refinement`` Gauss-Newton steps on the pixel error (which removes the closed form's
-    pull towards the camera) and are ranked again. Returns poses ``(R,17,3)`` and translations ``(R,3)``.
+    pull towards the camera) and are ranked again. ``on_batch(rows_done, rows)`` is called after
+    each batch of rows (progress; it may raise to cancel). Returns poses ``(R,17,3)`` and
+    translations ``(R,3)``.
     """
-    if templates.dim() == 3:
+    xp = namespace(templates)
+    if templates.ndim == 3:
         templates = templates[:, None]
     shared = None
     if templates.shape[0] == 1:
-        shared = torch.einsum("cab,mjb->mcja", rotations, templates[0]).flatten(0, 1)  # (M*C,J,3)
+        shared = xp.einsum("cab,mjb->mcja", rotations, templates[0])
+        shared = shared.reshape(-1, *shared.shape[2:])  # (M*C,J,3)
+        shared_flat_T = xp.swapaxes(shared.reshape(shared.shape[0], -1), 0, 1)  # (J*3, M*C)
     per_row = templates.shape[1] * rotations.shape[0]
     rows_per_batch = max(1, max_candidates // per_row)
-    eye = torch.eye(3, dtype=torch.float64, device=rays.device)
+    total = rays.shape[0]
+    eye = eye_like(rays, 3, "float64")
     out_pose, out_translation = [], []
-    for start in range(0, rays.shape[0], rows_per_batch):
+    for start in range(0, total, rows_per_batch):
         sl = slice(start, start + rows_per_batch)
-        r, w = rays[sl].double(), weights[sl].double()
+        r, w = as_dtype(rays[sl], "float64"), as_dtype(weights[sl], "float64")
         perp = w[..., None, None] * (eye - r[..., :, None] * r[..., None, :])  # (R,J,3,3)
         # The closed-form translation is linear in the pose: T = -sum_j M_j P_j, M_j = A^-1 w_j perp_j.
-        A_inv = torch.linalg.inv(perp.sum(1) + 1e-9 * eye)
-        M = (A_inv[:, None] @ perp).to(templates.dtype)
+        A_inv = xp.linalg.inv(perp.sum(1) + 1e-9 * eye)
+        M = as_dtype(A_inv[:, None] @ perp, dtype_name(templates))
+        rows = r.shape[0]
         if shared is not None:
-            candidates = shared.expand(r.shape[0], -1, -1, -1)
+            candidates = xp.broadcast_to(shared, (rows, *shared.shape))
             # (R,3,J*3) x (J*3,M*C): one matrix product for every candidate's translation.
-            T = -(M.permute(0, 2, 1, 3).flatten(2) @ shared.flatten(1).T).transpose(1, 2)
+            M_flat = xp.swapaxes(M, 1, 2).reshape(rows, 3, -1)
+            T = -xp.swapaxes(M_flat @ shared_flat_T, 1, 2)
         else:
-            candidates = torch.einsum("cab,rmjb->rmcja", rotations, templates[sl]).flatten(1, 2)  # (R,M*C,J,3)
-            T = -torch.einsum("rjab,rcjb->rca", M, candidates)
-        T = torch.where(T[..., 2:3] < 0, -T, T)
+            candidates = xp.einsum("cab,rmjb->rmcja", rotations, templates[sl])
+            candidates = candidates.reshape(rows, -1, *candidates.shape[3:])  # (R,M*C,J,3)
+            T = -xp.einsum("rjab,rcjb->rca", M, candidates)
+        T = xp.where(T[..., 2:3] < 0, -T, T)
         cost = _reprojection_cost(candidates + T[..., None, :], keypoints[sl], K[sl], weights[sl])
-        top = cost.topk(min(refine_top, cost.shape[1]), dim=1, largest=False).indices  # (R,k)
-        candidates = torch.gather(candidates, 1, top[..., None, None].expand(-1, -1, *candidates.shape[2:]))
-        T = torch.gather(T, 1, top[..., None].expand(-1, -1, 3))
+        top = smallest_k(cost, min(refine_top, cost.shape[1]), axis=1)  # (R,k)
+        candidates = _gather_rows(candidates, top)
+        T = _gather_rows(T, top)
         if pixel_refinement:
             T = refine_translation_px(candidates, T, keypoints[sl, None], K[sl, None], weights[sl, None], pixel_refinement)
         cost = _reprojection_cost(candidates + T[..., None, :], keypoints[sl], K[sl], weights[sl])
-        best = cost.argmin(dim=1)
-        rows = torch.arange(best.shape[0], device=best.device)
-        out_pose.append(candidates[rows, best])
-        out_translation.append(T[rows, best])
-    return torch.cat(out_pose), torch.cat(out_translation)
+        best = xp.argmin(cost, axis=1)[:, None]
+        out_pose.append(_gather_rows(candidates, best)[:, 0])
+        out_translation.append(_gather_rows(T, best)[:, 0])
+        if on_batch is not None:
+            on_batch(min(start + rows_per_batch, total), total)
+    return xp.concatenate(out_pose), xp.concatenate(out_translation)
 
 
 def adam_reference_start(
-    templates: torch.Tensor,
-    keypoints: torch.Tensor,
-    K: torch.Tensor,
-    rays: torch.Tensor,
-    weights: torch.Tensor,
+    templates: Array,
+    keypoints: Array,
+    K: Array,
+    rays: Array,
+    weights: Array,
     steps: int = 500,
     lr: float = 0.1,
     initial_depth: float = 3.0,
     scale_range: tuple[float, float] = (0.5, 2.0),
     joints: tuple[int, ...] = (PELVIS, RIGHT_HIP, LEFT_HIP),
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The authors' initial pose optimiser (see module docstring)."""
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+) -> tuple[Array, Array]:
+    """The authors' initial pose optimiser (see module docstring): Adam on the angle about the
+    optical axis and the depth scale, minimising the summed L1 pixel error of ``joints``."""
+    xp = namespace(templates)
     rows = templates.shape[0]
-    angle = torch.zeros(rows, device=templates.device, requires_grad=True)
-    scale = torch.ones(rows, device=templates.device, requires_grad=True)
-    base = initial_depth * rays[:, PELVIS]
-    idx = list(joints)
-    mask = (weights[:, idx] > 0).to(templates.dtype)
-    optimiser = torch.optim.Adam([angle, scale], lr=lr)
-    with torch.enable_grad():
-        for _ in range(steps):
-            R = rotation_matrices("z", angle)
-            T = scale.clamp(*scale_range)[:, None] * base
-            absolute = templates[:, idx] @ R.transpose(-1, -2) + T[:, None]
-            err = (project(absolute, K) - keypoints[:, idx]).abs().sum(-1)
-            loss = (err * mask).sum()
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-    with torch.no_grad():
-        R = rotation_matrices("z", angle)
-        T = scale.clamp(*scale_range)[:, None] * base
-        return templates @ R.transpose(-1, -2), T
+    angle = xp.zeros_like(templates[:, 0, 0])
+    scale = xp.ones_like(angle)
+    base = initial_depth * rays[:, PELVIS]  # (R,3)
+    points = templates[:, list(joints)]  # (R,k,3)
+    mask = as_dtype(weights[:, list(joints)] > 0, dtype_name(templates))
+    kp = keypoints[:, list(joints)]
+    fx, fy, cx, cy = K[:, 0, 0, None], K[:, 1, 1, None], K[:, 0, 2, None], K[:, 1, 2, None]
+    m = [xp.zeros_like(angle), xp.zeros_like(angle)]
+    v = [xp.zeros_like(angle), xp.zeros_like(angle)]
+    lo, hi = scale_range
+    for step in range(1, steps + 1):
+        c, s = xp.cos(angle)[:, None], xp.sin(angle)[:, None]
+        clamped = xp.clip(scale, lo, hi)
+        px, py, pz = points[..., 0], points[..., 1], points[..., 2]
+        X = c * px - s * py + clamped[:, None] * base[:, None, 0]
+        Y = s * px + c * py + clamped[:, None] * base[:, None, 1]
+        Z = pz + clamped[:, None] * base[:, None, 2]
+        u, w_ = fx * X / Z + cx, fy * Y / Z + cy
+        su, sv = xp.sign(u - kp[..., 0]) * mask, xp.sign(w_ - kp[..., 1]) * mask
+        # d(u, v)/d(angle) through X, Y (Z does not depend on the angle about the optical axis).
+        dX_da, dY_da = -s * px - c * py, c * px - s * py
+        grad_angle = (su * fx * dX_da / Z + sv * fy * dY_da / Z).sum(-1)
+        # d(u, v)/d(scale) through X, Y, Z = base * scale (zero where the clamp is active).
+        du_ds = fx * (base[:, None, 0] * Z - X * base[:, None, 2]) / (Z * Z)
+        dv_ds = fy * (base[:, None, 1] * Z - Y * base[:, None, 2]) / (Z * Z)
+        inside = as_dtype((scale >= lo) & (scale <= hi), dtype_name(templates))
+        grad_scale = (su * du_ds + sv * dv_ds).sum(-1) * inside
+        params = []
+        for i, (value, grad) in enumerate(((angle, grad_angle), (scale, grad_scale))):
+            m[i] = betas[0] * m[i] + (1 - betas[0]) * grad
+            v[i] = betas[1] * v[i] + (1 - betas[1]) * grad * grad
+            m_hat = m[i] / (1 - betas[0] ** step)
+            v_hat = v[i] / (1 - betas[1] ** step)
+            params.append(value - lr * m_hat / (xp.sqrt(v_hat) + eps))
+        angle, scale = params
+    R = rotation_matrices("z", angle)
+    T = xp.clip(scale, lo, hi)[:, None] * base
+    return templates @ xp.swapaxes(R, -1, -2), T

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-import torch
 
+from .arrays import Array, as_dtype, asarray_like, copy, dtype_name, full_like_shape, namespace, to_numpy
 from .geometry import (
     project_onto_rays,
     refine_translation_px,
@@ -184,7 +184,7 @@ class LiftResult:
     valid: np.ndarray
 
 
-def initial_poses(prior: PosePrior, count: int, seed: int) -> torch.Tensor:
+def initial_poses(prior: PosePrior, count: int, seed: int) -> Array:
     """``(count, 17, 3)`` start poses: the shipped K-Means centres when ``count`` has a codebook,
     otherwise a seeded draw from the largest codebook."""
     if count in prior.initial_poses:
@@ -192,10 +192,10 @@ def initial_poses(prior: PosePrior, count: int, seed: int) -> torch.Tensor:
     largest = prior.initial_poses[max(prior.initial_poses)]
     rng = np.random.default_rng(seed)
     index = rng.choice(largest.shape[0], size=count, replace=count > largest.shape[0])
-    return largest[torch.as_tensor(index, device=largest.device)]
+    return largest[asarray_like(index, largest, "int64")]
 
 
-def start_pool_poses(prior: PosePrior, size: int) -> torch.Tensor:
+def start_pool_poses(prior: PosePrior, size: int) -> Array:
     """The start poses ``(M, 17, 3)`` searched for a single hypothesis: the prior's codebook of
     ``size`` centres, or (with a warning) its largest smaller codebook, e.g. in priors built before
     the codebook of that size was shipped."""
@@ -213,9 +213,9 @@ def start_pool_poses(prior: PosePrior, size: int) -> torch.Tensor:
     return prior.initial_poses[chosen]
 
 
-def _with_focal_scaled(K: torch.Tensor, scale: float) -> torch.Tensor:
+def _with_focal_scaled(K: Array, scale: float) -> Array:
     """``K`` with both focal lengths multiplied by ``scale`` (principal point unchanged)."""
-    scaled = K.clone()
+    scaled = copy(K)
     scaled[..., 0, 0] *= scale
     scaled[..., 1, 1] *= scale
     return scaled
@@ -236,46 +236,56 @@ class _TimeAxis:
     """Where the rows of a chunk lie in time: row r is frame ``slot[r] // S`` (local, gaps
     included) and hypothesis ``slot[r] % S``; ``segments`` ``(F,)`` labels the local frames."""
 
-    slot: torch.Tensor
+    slot: Array
     frames: int
     S: int
-    segments: torch.Tensor
+    segments: Array
 
-    def smooth(self, x: torch.Tensor, sigma: float, degree: int = 1) -> torch.Tensor:
+    def smooth(self, x: Array, sigma: float, degree: int = 1) -> Array:
         """Each hypothesis's trajectory of ``x`` ``(R, J, D)`` replaced by its Gaussian local
         polynomial fit over neighbouring frames of the same segment."""
         if sigma <= 0:
             return x
-        dense = torch.full((self.frames * self.S, *x.shape[1:]), float("nan"), dtype=torch.float64, device=x.device)
-        dense[self.slot] = x.double()
+        xp = namespace(x)
+        dense = full_like_shape(x, (self.frames * self.S, *x.shape[1:]), float("nan"), "float64")
+        dense[self.slot] = as_dtype(x, "float64")
         dense = dense.reshape(self.frames, self.S * x.shape[1], x.shape[2])
         fit, _ = robust_fit(dense, sigma, self.segments, outlier_threshold=None, degree=degree)
-        fit = fit.reshape(self.frames * self.S, *x.shape[1:])[self.slot].to(x.dtype)
-        return torch.where(torch.isfinite(fit), fit, x)
+        fit = as_dtype(fit.reshape(self.frames * self.S, *x.shape[1:])[self.slot], dtype_name(x))
+        return xp.where(xp.isfinite(fit), fit, x)
+
+
+def _joint_weights(confidence: Array) -> Array:
+    """The data term's per-joint weights: squared confidence, 0 for missing joints."""
+    xp = namespace(confidence)
+    return xp.where(confidence > 0, xp.clip(confidence, 1e-4, 1.0) ** 2, xp.zeros_like(confidence))
 
 
 def _optimise_chunk(
     prior: PosePrior,
-    templates: torch.Tensor,
-    keypoints: torch.Tensor,
-    K: torch.Tensor,
-    confidence: torch.Tensor,
+    templates: Array,
+    keypoints: Array,
+    K: Array,
+    confidence: Array,
     config: LiftConfig,
-    rotations: torch.Tensor,
+    rotations: Array,
     on_iteration: Callable[[], None],
+    on_search: Callable[[int, int], None],
     time_axis: _TimeAxis | None = None,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+) -> tuple[Array, Array, Array]:
     """Run the initial search and the loop on one chunk of rows (coupled in time when a
     ``time_axis`` is given: video mode).
 
     Returns absolute poses, reprojection errors (px) and the prior's implausibility scores."""
+    xp = namespace(keypoints)
     visible = confidence > 0
-    weights = torch.where(visible, confidence.clamp(1e-4, 1.0) ** 2, torch.zeros_like(confidence))
-    rays = unit_rays(keypoints, torch.linalg.inv(K))
+    weights = _joint_weights(confidence)
+    rays = unit_rays(keypoints, xp.linalg.inv(K))
     if config.initial_search == "grid":
-        pose, translation = grid_search_start(templates, keypoints, K, rays, weights, rotations)
+        pose, translation = grid_search_start(templates, keypoints, K, rays, weights, rotations, on_batch=on_search)
     else:
         pose, translation = adam_reference_start(templates, keypoints, K, rays, weights)
+        on_search(1, 1)
     n = config.iterations
     warmup = int(round(config.warmup_fraction * n))
     dt = config.step_size if config.step_size is not None else config.step_budget / max(n, 1)
@@ -285,7 +295,7 @@ def _optimise_chunk(
     pose_sigma = config.temporal_sigma if time_axis is not None else 0.0
     translation_sigma = config.translation_sigma if time_axis is not None else 0.0
 
-    def new_translation(pose: torch.Tensor, rays: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
+    def new_translation(pose: Array, rays: Array, K: Array) -> Array:
         translation = solve_translation(pose, rays, weights)
         if config.translation_refinement:
             translation = refine_translation_px(pose, translation, keypoints, K, weights, config.translation_refinement)
@@ -297,7 +307,7 @@ def _optimise_chunk(
     for i in range(n):
         if focal_scales[i] != 1.0:
             loop_K = _with_focal_scaled(K, float(focal_scales[i]))
-            loop_rays = unit_rays(keypoints, torch.linalg.inv(loop_K))
+            loop_rays = unit_rays(keypoints, xp.linalg.inv(loop_K))
         else:
             loop_K, loop_rays = K, rays
         if i >= warmup:
@@ -398,7 +408,6 @@ def lift(
     inputs: LiftInputs = validate_inputs(keypoints, K, confidence)
     n_frames, S = inputs.keypoints.shape[0], config.hypotheses
     labels = _segment_labels(segments, n_frames)
-    device, dtype = prior.device, torch.float32
     frames = np.flatnonzero(inputs.valid)
     if len(frames) < n_frames:
         bad = np.flatnonzero(~inputs.valid)
@@ -414,8 +423,8 @@ def lift(
         templates_all = start_pool_poses(prior, config.start_pool)[None]
     else:
         templates_all = initial_poses(prior, S, config.seed)
-    templates_all = templates_all.to(device=device, dtype=dtype)
-    rotations = rotation_grid(config.yaw_steps, config.pitch_deg, config.roll_deg).to(device=device, dtype=dtype)
+    templates_all = prior.array(templates_all)
+    rotations = rotation_grid(config.yaw_steps, config.pitch_deg, config.roll_deg, like=templates_all)
 
     rows = len(frames) * S
     if config.video:
@@ -434,70 +443,83 @@ def lift(
             ]
     else:
         windows = [(s, min(s + config.chunk_size, rows), s, min(s + config.chunk_size, rows)) for s in range(0, rows, config.chunk_size)]
-    total, done = len(windows) * config.iterations, 0
+    # Progress counts the start search of a window as half its iterations (about its share of the time).
+    search_units = max(1, config.iterations // 2)
+    total, done = len(windows) * (search_units + config.iterations), 0
+
+    def check_cancel() -> None:
+        if should_cancel is not None and should_cancel():
+            raise LiftCancelled("lifting was cancelled")
 
     def on_iteration() -> None:
         nonlocal done
         done += 1
         if progress is not None:
             progress(done, total)
-        if should_cancel is not None and should_cancel():
-            raise LiftCancelled("lifting was cancelled")
+        check_cancel()
 
-    if should_cancel is not None and should_cancel():
-        raise LiftCancelled("lifting was cancelled")
-    poses = torch.full((rows, NUM_JOINTS, 3), float("nan"), dtype=dtype)
-    errors = torch.full((rows,), float("nan"), dtype=dtype)
-    energies = torch.full((rows,), float("nan"), dtype=dtype)
+    def on_search(rows_done: int, rows_total: int) -> None:
+        nonlocal done
+        if progress is not None:
+            progress(done + search_units * rows_done // rows_total, total)
+        if rows_done >= rows_total:
+            done += search_units
+        check_cancel()
+
+    check_cancel()
+    poses = np.full((rows, NUM_JOINTS, 3), np.nan, dtype=np.float32)
+    errors = np.full((rows,), np.nan, dtype=np.float32)
+    energies = np.full((rows,), np.nan, dtype=np.float32)
     lifted_keypoints = inputs.keypoints
     keypoint_sigma = config.keypoint_sigma
     if config.video and keypoint_sigma > 0:
         lifted_keypoints = smooth_keypoints(
             inputs.keypoints, inputs.confidence, keypoint_sigma, config.temporal_outlier, labels, config.temporal_keypoint_degree
         )
-    kp_all = torch.as_tensor(lifted_keypoints[frames], dtype=dtype)
-    kp_given = torch.as_tensor(inputs.keypoints[frames], dtype=dtype)
-    K_all = torch.as_tensor(inputs.K[frames], dtype=dtype)
-    conf_all = torch.as_tensor(inputs.confidence[frames], dtype=dtype)
+    kp_all = lifted_keypoints[frames].astype(np.float32)
+    kp_given = inputs.keypoints[frames].astype(np.float32)
+    K_all = inputs.K[frames].astype(np.float32)
+    conf_all = inputs.confidence[frames].astype(np.float32)
     for first, stop, keep_first, keep_stop in windows:
         time_axis = None
         if config.video:
             # Windows count frames; rows are frame-major (frame f, hypothesis s -> f * S + s).
             local = frames[first:stop] - frames[first]
             time_axis = _TimeAxis(
-                slot=torch.as_tensor(np.repeat(local * S, S) + np.tile(np.arange(S), len(local)), device=device),
+                slot=prior.array(np.repeat(local * S, S) + np.tile(np.arange(S), len(local)), "int64"),
                 frames=int(local[-1]) + 1,
                 S=S,
-                segments=torch.as_tensor(labels[frames[first] : frames[stop - 1] + 1], device=device),
+                segments=prior.array(labels[frames[first] : frames[stop - 1] + 1], "int64"),
             )
             first, stop, keep_first, keep_stop = first * S, stop * S, keep_first * S, keep_stop * S
-        row = torch.arange(first, stop)
+        row = np.arange(first, stop)
         f, s = row // S, row % S
         absolute, err, energy = _optimise_chunk(
             prior,
-            templates_all if pooled else templates_all[s.to(device)],
-            kp_all[f].to(device),
-            K_all[f].to(device),
-            conf_all[f].to(device),
+            templates_all if pooled else templates_all[prior.array(s, "int64")],
+            prior.array(kp_all[f]),
+            prior.array(K_all[f]),
+            prior.array(conf_all[f]),
             config,
             rotations,
             on_iteration,
+            on_search,
             time_axis,
         )
         if lifted_keypoints is not inputs.keypoints:  # report the fit to the keypoints as given
-            c = conf_all[f].to(device)
-            weights = torch.where(c > 0, c.clamp(1e-4, 1.0) ** 2, torch.zeros_like(c))
-            err = reprojection_error_px(absolute, kp_given[f].to(device), K_all[f].to(device), weights)
+            err = reprojection_error_px(
+                absolute, prior.array(kp_given[f]), prior.array(K_all[f]), _joint_weights(prior.array(conf_all[f]))
+            )
         keep = slice(keep_first - first, keep_stop - first)
         out = slice(keep_first, keep_stop)
-        poses[out], errors[out], energies[out] = absolute[keep].cpu(), err[keep].cpu(), energy[keep].cpu()
+        poses[out], errors[out], energies[out] = to_numpy(absolute[keep]), to_numpy(err[keep]), to_numpy(energy[keep])
 
     hypotheses = np.full((n_frames, S, NUM_JOINTS, 3), np.nan, dtype=np.float32)
     reproj = np.full((n_frames, S), np.nan, dtype=np.float32)
-    hypotheses[frames] = poses.reshape(len(frames), S, NUM_JOINTS, 3).numpy()
-    reproj[frames] = errors.reshape(len(frames), S).numpy()
+    hypotheses[frames] = poses.reshape(len(frames), S, NUM_JOINTS, 3)
+    reproj[frames] = errors.reshape(len(frames), S)
     implausibility = np.full((n_frames, S), np.nan, dtype=np.float32)
-    implausibility[frames] = energies.reshape(len(frames), S).numpy()
+    implausibility[frames] = energies.reshape(len(frames), S)
     selected, poses3d = combine_hypotheses(hypotheses, reproj, implausibility, config.selection)
     return LiftResult(
         poses3d=poses3d,

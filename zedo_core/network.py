@@ -1,15 +1,20 @@
-"""The score network: an MLP that predicts the noise in a noised, pelvis-relative 3D pose."""
+"""The score network: an MLP that predicts the noise in a noised, pelvis-relative 3D pose.
+
+Its forward pass is written once (:func:`score_forward`) over numpy arrays or torch tensors: the
+add-on runs it on numpy, the CUDA path and training (``training.score_module``, which owns the
+trainable torch parameters) on torch.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 
-import torch
-from torch import nn
-
+from .arrays import Array, as_dtype, asarray_like, group_norm, is_torch, linear, namespace, silu, to_numpy
 from .skeleton import NUM_JOINTS
+
+INPUT_DIM = NUM_JOINTS * 3
 
 
 @dataclass(frozen=True)
@@ -25,84 +30,118 @@ class NetworkConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Every parameter and buffer the forward pass reads, with its shape."""
+        w, e = self.width, self.time_embedding_dim
+        shapes: dict[str, tuple[int, ...]] = {
+            "input_mean": (INPUT_DIM,),
+            "input_std": (INPUT_DIM,),
+            "time_mlp.0.weight": (e, e),
+            "time_mlp.0.bias": (e,),
+            "input.weight": (w, INPUT_DIM),
+            "input.bias": (w,),
+        }
+        for i in range(self.num_blocks):
+            for norm in ("norm1", "norm2"):
+                shapes[f"blocks.{i}.{norm}.weight"] = shapes[f"blocks.{i}.{norm}.bias"] = (w,)
+            for fc in ("fc1", "fc2"):
+                shapes[f"blocks.{i}.{fc}.weight"], shapes[f"blocks.{i}.{fc}.bias"] = (w, w), (w,)
+            for time in ("time1", "time2"):
+                shapes[f"blocks.{i}.{time}.weight"], shapes[f"blocks.{i}.{time}.bias"] = (w, e), (w,)
+        shapes["out_norm.weight"] = shapes["out_norm.bias"] = (w,)
+        shapes["output.weight"], shapes["output.bias"] = (INPUT_DIM, w), (INPUT_DIM,)
+        return shapes
 
-def sinusoidal_embedding(t: torch.Tensor, dim: int, scale: float = 999.0) -> torch.Tensor:
+
+def sinusoidal_embedding(t: Array, dim: int, scale: float = 999.0) -> Array:
     """Transformer-style sinusoidal embedding of ``scale * t`` (shape ``(B,)`` -> ``(B, dim)``)."""
+    xp = namespace(t)
     half = dim // 2
-    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=t.device, dtype=t.dtype) / (half - 1))
+    steps = asarray_like(list(range(half)), t)
+    freqs = xp.exp(steps * (-math.log(10000.0) / (half - 1)))
     args = (scale * t)[:, None] * freqs[None, :]
-    return torch.cat([torch.sin(args), torch.cos(args)], dim=1)
+    return xp.concatenate([xp.sin(args), xp.cos(args)], axis=1)
 
 
-class _ResidualBlock(nn.Module):
-    def __init__(self, width: int, temb_dim: int, groups: int, dropout: float) -> None:
-        super().__init__()
-        self.norm1 = nn.GroupNorm(groups, width)
-        self.fc1 = nn.Linear(width, width)
-        self.time1 = nn.Linear(temb_dim, width)
-        self.norm2 = nn.GroupNorm(groups, width)
-        self.fc2 = nn.Linear(width, width)
-        self.time2 = nn.Linear(temb_dim, width)
-        self.dropout = nn.Dropout(dropout)
-        self.act = nn.SiLU()
-
-    def forward(self, h: torch.Tensor, temb: torch.Tensor) -> torch.Tensor:
-        r = self.fc1(self.act(self.norm1(h))) + self.time1(temb)
-        r = self.fc2(self.dropout(self.act(self.norm2(r)))) + self.time2(temb)
-        return h + r
+def _linear(params: Mapping[str, Array], name: str, x: Array) -> Array:
+    return linear(x, params[f"{name}.weight"], params[f"{name}.bias"])
 
 
-class ScoreNetwork(nn.Module):
-    """Predicts the noise ``z`` from ``(x(t), t)``; ``x`` is ``(B, 51)`` pelvis-relative metres.
+def _group_norm(params: Mapping[str, Array], name: str, x: Array, groups: int) -> Array:
+    return group_norm(x, groups, params[f"{name}.weight"], params[f"{name}.bias"])
+
+
+def score_forward(
+    params: Mapping[str, Array],
+    config: NetworkConfig,
+    x: Array,
+    t: Array,
+    dropout: Callable[[Array], Array] | None = None,
+) -> Array:
+    """The noise estimate ``(B, 51)`` for noised poses ``x`` ``(B, 51)`` (pelvis-relative metres) at
+    times ``t`` ``(B,)``. ``params`` maps the names of :meth:`NetworkConfig.parameter_shapes` to
+    arrays of ``x``'s kind; ``dropout`` (training only) is applied inside each residual block.
 
     Inputs are standardised with fixed per-coordinate statistics of the training poses
-    (``input_mean``, ``input_std`` buffers), which keeps the MLP well conditioned.
+    (``input_mean``, ``input_std``), which keeps the MLP well conditioned.
     """
-
-    def __init__(self, config: NetworkConfig = NetworkConfig()) -> None:
-        super().__init__()
-        self.config = config
-        dim = NUM_JOINTS * 3
-        self.register_buffer("input_mean", torch.zeros(dim))
-        self.register_buffer("input_std", torch.ones(dim))
-        self.time_mlp = nn.Sequential(nn.Linear(config.time_embedding_dim, config.time_embedding_dim), nn.SiLU())
-        self.input = nn.Linear(dim, config.width)
-        self.blocks = nn.ModuleList(
-            _ResidualBlock(config.width, config.time_embedding_dim, config.groups, config.dropout)
-            for _ in range(config.num_blocks)
-        )
-        self.out_norm = nn.GroupNorm(config.groups, config.width)
-        self.output = nn.Linear(config.width, dim)
-        self.act = nn.SiLU()
-
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        temb = self.time_mlp(sinusoidal_embedding(t, self.config.time_embedding_dim))
-        h = self.input((x - self.input_mean) / self.input_std)
-        for block in self.blocks:
-            h = block(h, temb)
-        return self.output(self.act(self.out_norm(h)))
+    temb = silu(_linear(params, "time_mlp.0", sinusoidal_embedding(t, config.time_embedding_dim)))
+    h = _linear(params, "input", (x - params["input_mean"]) / params["input_std"])
+    for i in range(config.num_blocks):
+        block = f"blocks.{i}"
+        r = _linear(params, f"{block}.fc1", silu(_group_norm(params, f"{block}.norm1", h, config.groups)))
+        r = r + _linear(params, f"{block}.time1", temb)
+        r = silu(_group_norm(params, f"{block}.norm2", r, config.groups))
+        if dropout is not None:
+            r = dropout(r)
+        r = _linear(params, f"{block}.fc2", r) + _linear(params, f"{block}.time2", temb)
+        h = h + r
+    return _linear(params, "output", silu(_group_norm(params, "out_norm", h, config.groups)))
 
 
-class ScoreEnsemble(nn.Module):
-    """Several independently trained score networks used as one: the mean of their noise estimates.
+@dataclass
+class ScoreNetwork:
+    """A trained score network for inference: its shape and its weights (numpy arrays or torch
+    tensors, all of one kind)."""
+
+    config: NetworkConfig
+    params: dict[str, Array] = field(repr=False)
+
+    def __post_init__(self) -> None:
+        expected = self.config.parameter_shapes()
+        missing = sorted(set(expected) - set(self.params))
+        if missing:
+            raise KeyError(f"missing network weights: {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
+        for name, shape in expected.items():
+            if tuple(self.params[name].shape) != shape:
+                raise ValueError(f"network weight {name} has shape {tuple(self.params[name].shape)}, expected {shape}")
+        self.params = {name: self.params[name] for name in expected}  # drop extras (e.g. training state)
+
+    def __call__(self, x: Array, t: Array) -> Array:
+        return score_forward(self.params, self.config, x, t)
+
+    def converted(self, like: Array) -> "ScoreNetwork":
+        """The same network with float32 weights of ``like``'s kind and device."""
+        return ScoreNetwork(self.config, {k: asarray_like(v, like, "float32") for k, v in self.params.items()})
+
+    def numpy_params(self) -> dict:
+        """The weights as float32 numpy arrays."""
+        return {k: as_dtype(to_numpy(v), "float32") for k, v in self.params.items()}
+
+    @property
+    def on_torch(self) -> bool:
+        return is_torch(next(iter(self.params.values())))
+
+
+def ensemble_noise(members: Sequence[ScoreNetwork], x: Array, t: Array) -> Array:
+    """The mean noise estimate of several independently trained networks.
 
     Their errors on people none of them saw are partly independent, so the mean generalises
-    better than any member (README "Training the prior"); the cost is one network call per member.
-    """
-
-    def __init__(self, members: Sequence[ScoreNetwork]) -> None:
-        super().__init__()
-        if not members:
-            raise ValueError("a score ensemble needs at least one network")
-        self.members = nn.ModuleList(members)
-
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        total = self.members[0](x, t)
-        for member in self.members[1:]:
-            total = total + member(x, t)
-        return total / len(self.members)
-
-
-def combine_networks(members: Sequence[ScoreNetwork]) -> ScoreNetwork | ScoreEnsemble:
-    """One network as itself, several as their :class:`ScoreEnsemble`."""
-    return members[0] if len(members) == 1 else ScoreEnsemble(members)
+    better than any member (docs/research.md, "Training the prior"); the cost is one network
+    call per member."""
+    if not members:
+        raise ValueError("a score ensemble needs at least one network")
+    total = members[0](x, t)
+    for member in members[1:]:
+        total = total + member(x, t)
+    return total / len(members) if len(members) > 1 else total

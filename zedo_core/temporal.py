@@ -27,13 +27,15 @@ from a bisquare on the distance to a running median and then to the fit itself, 
 wrong frames get no say in their neighbours' result and are replaced by what the neighbours say.
 Missing frames (NaN) are skipped; ``segments`` keeps unrelated clips apart.
 
-Torch and numpy only (no scipy), so it runs inside the lifting loop on the loop's device.
+Written over numpy arrays or torch tensors (``zedo_core.arrays``; no scipy), so it runs inside the
+lifting loop on the loop's arrays.
 """
 
 import math
 
 import numpy as np
-import torch
+
+from .arrays import Array, as_dtype, copy, dtype_name, asarray_like, eye_like, namespace, nanmedian, norm
 
 # Video mode's coupling width in seconds: LiftConfig.temporal_sigma = VIDEO_SIGMA_SECONDS x frame
 # rate. Tuned on training subjects only (training.temporal_ablation; README "Video").
@@ -50,11 +52,11 @@ def video_sigma(fps: float | None = None) -> float:
     return VIDEO_SIGMA_SECONDS * fps
 
 
-def _shift(x: torch.Tensor, k: int, fill: float) -> torch.Tensor:
-    """``y[t] = x[t + k]`` along dim 0, ``fill`` where ``t + k`` lies outside."""
+def _shift(x: Array, k: int, fill: float) -> Array:
+    """``y[t] = x[t + k]`` along axis 0, ``fill`` where ``t + k`` lies outside."""
     if k == 0:
         return x
-    out = torch.full_like(x, fill)
+    out = namespace(x).full_like(x, fill)
     if abs(k) >= x.shape[0]:
         return out
     if k > 0:
@@ -64,42 +66,45 @@ def _shift(x: torch.Tensor, k: int, fill: float) -> torch.Tensor:
     return out
 
 
-def _segment_mask(segments: torch.Tensor | None, k: int, T: int, device: torch.device) -> torch.Tensor:
+def _segment_mask(segments: Array | None, k: int, T: int, like: Array) -> Array:
     """``(T,)`` True where frame ``t + k`` exists and belongs to the same segment as ``t``."""
-    t = torch.arange(T, device=device)
-    inside = (t + k >= 0) & (t + k < T)
+    inside = np.zeros(T, dtype=bool)
+    inside[max(0, -k) : max(0, min(T, T - k))] = True
+    inside = asarray_like(inside, like, "bool")
     if segments is None:
         return inside
     return inside & (_shift(segments, k, -1) == segments)
 
 
-def running_median(x: torch.Tensor, radius: int, segments: torch.Tensor | None = None) -> torch.Tensor:
-    """Median over frames ``t - radius .. t + radius`` (dim 0) ignoring NaN, within ``segments``.
+def running_median(x: Array, radius: int, segments: Array | None = None) -> Array:
+    """Median over frames ``t - radius .. t + radius`` (axis 0) ignoring NaN, within ``segments``.
     Frames whose window holds no finite value are NaN."""
+    xp = namespace(x)
     if radius <= 0:
-        return x.clone()
+        return copy(x)
     T = x.shape[0]
     stack = []
     for k in range(-radius, radius + 1):
         shifted = _shift(x, k, float("nan"))
-        mask = _segment_mask(segments, k, T, x.device).reshape(T, *([1] * (x.dim() - 1)))
-        stack.append(torch.where(mask, shifted, torch.full_like(shifted, float("nan"))))
-    return torch.stack(stack, dim=-1).nanmedian(dim=-1).values
+        mask = _segment_mask(segments, k, T, x).reshape(T, *([1] * (x.ndim - 1)))
+        stack.append(xp.where(mask, shifted, xp.full_like(shifted, float("nan"))))
+    return nanmedian(xp.stack(stack, axis=-1), axis=-1)
 
 
 def _local_polynomial_fit(
-    x: torch.Tensor, weights: torch.Tensor, sigma: float, radius: int, segments: torch.Tensor | None, degree: int = 1
-) -> torch.Tensor:
+    x: Array, weights: Array, sigma: float, radius: int, segments: Array | None, degree: int = 1
+) -> Array:
     """Gaussian-weighted local polynomial fit (``degree`` 1: linear, 2: quadratic) of ``x``
     ``(T, J, D)`` with per-sample weights ``(T, J)``; where the window has too few distinct frames
     for the degree, the next lower degree is used (down to the weighted mean)."""
+    xp = namespace(x)
     T = x.shape[0]
-    x0 = torch.nan_to_num(x, nan=0.0)
-    S = [torch.zeros_like(weights) for _ in range(2 * degree + 1)]
-    X = [torch.zeros_like(x0) for _ in range(degree + 1)]
+    x0 = xp.nan_to_num(x, nan=0.0)
+    S = [xp.zeros_like(weights) for _ in range(2 * degree + 1)]
+    X = [xp.zeros_like(x0) for _ in range(degree + 1)]
     for k in range(-radius, radius + 1):
         g = math.exp(-0.5 * (k / sigma) ** 2)
-        mask = _segment_mask(segments, k, T, x.device).to(x.dtype)[:, None]
+        mask = as_dtype(_segment_mask(segments, k, T, x), dtype_name(x))[:, None]
         w = g * mask * _shift(weights, k, 0.0)
         xs = _shift(x0, k, 0.0)
         for p in range(2 * degree + 1):
@@ -110,72 +115,74 @@ def _local_polynomial_fit(
     X0, X1 = X[0], X[1]
     det = S0 * S2 - S1 * S1
     # Fewer than two distinct frames with weight: fall back to the weighted mean (local constant).
-    linear = det > 1e-9 * S0.clamp_min(1e-30) ** 2
-    safe_det = torch.where(linear, det, torch.ones_like(det))
+    S0_safe = xp.clip(S0, 1e-30, None)
+    linear = det > 1e-9 * S0_safe**2
+    safe_det = xp.where(linear, det, xp.ones_like(det))
     fit_linear = (S2[..., None] * X0 - S1[..., None] * X1) / safe_det[..., None]
-    fit_const = X0 / S0.clamp_min(1e-30)[..., None]
-    fit = torch.where(linear[..., None], fit_linear, fit_const)
+    fit_const = X0 / S0_safe[..., None]
+    fit = xp.where(linear[..., None], fit_linear, fit_const)
     if degree >= 2:
         S3, S4, X2 = S[3], S[4], X[2]
-        M = torch.stack([torch.stack([S0, S1, S2], -1), torch.stack([S1, S2, S3], -1), torch.stack([S2, S3, S4], -1)], -2)
-        quadratic = torch.linalg.det(M) > 1e-9 * S0.clamp_min(1e-30) ** 3
-        eye = torch.eye(3, dtype=x.dtype, device=x.device)
-        first_row = torch.linalg.inv(torch.where(quadratic[..., None, None], M, eye))[..., 0, :]  # row 0 of M^-1
+        M = xp.stack([xp.stack([S0, S1, S2], axis=-1), xp.stack([S1, S2, S3], axis=-1), xp.stack([S2, S3, S4], axis=-1)], axis=-2)
+        quadratic = xp.linalg.det(M) > 1e-9 * S0_safe**3
+        first_row = xp.linalg.inv(xp.where(quadratic[..., None, None], M, eye_like(M, 3)))[..., 0, :]  # row 0 of M^-1
         fit_quadratic = first_row[..., 0:1] * X0 + first_row[..., 1:2] * X1 + first_row[..., 2:3] * X2
-        fit = torch.where(quadratic[..., None], fit_quadratic, fit)
-    return torch.where((S0 > 0)[..., None], fit, torch.full_like(fit, float("nan")))
+        fit = xp.where(quadratic[..., None], fit_quadratic, fit)
+    return xp.where((S0 > 0)[..., None], fit, xp.full_like(fit, float("nan")))
 
 
-def _bisquare(residual: torch.Tensor, threshold: float) -> torch.Tensor:
-    u = (residual / threshold).clamp(max=1.0)
+def _bisquare(residual: Array, threshold: float) -> Array:
+    u = namespace(residual).clip(residual / threshold, None, 1.0)
     return (1.0 - u * u) ** 2
 
 
 def robust_fit(
-    x: torch.Tensor,
+    x: Array,
     sigma: float,
-    segments: torch.Tensor | None = None,
+    segments: Array | None = None,
     outlier_threshold: float | None = 0.15,
     median_radius: int | None = None,
     robust_iterations: int = 2,
     degree: int = 1,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The fit of :func:`smooth_trajectories` for ``x`` ``(T, J, D)`` (float64 tensor), every frame
+) -> tuple[Array, Array]:
+    """The fit of :func:`smooth_trajectories` for ``x`` ``(T, J, D)`` (float64), every frame
     estimated (NaN only where a window has nothing), and the final per-sample weights ``(T, J)`` in
     [0, 1] (0 for missing samples and rejected outliers)."""
+    xp = namespace(x)
+    dtype = dtype_name(x)
     radius = max(1, math.ceil(3 * sigma))
-    present = torch.isfinite(x).all(dim=-1)  # (T, J)
-    x = torch.where(present[..., None], x, torch.full_like(x, float("nan")))
-    weights = present.to(x.dtype)
+    present = xp.isfinite(x).all(-1)  # (T, J)
+    x = xp.where(present[..., None], x, xp.full_like(x, float("nan")))
+    weights = as_dtype(present, dtype)
     if outlier_threshold is not None and median_radius != 0:
         reference = running_median(x, median_radius if median_radius is not None else max(1, math.ceil(sigma)), segments)
-        residual = torch.nan_to_num((x - reference).norm(dim=-1), nan=0.0)
+        residual = xp.nan_to_num(norm(x - reference), nan=0.0)
         weights = weights * _bisquare(residual, outlier_threshold)
     fit = _local_polynomial_fit(x, weights, sigma, radius, segments, degree)
     if outlier_threshold is not None:
         for _ in range(robust_iterations):
-            residual = torch.nan_to_num((x - fit).norm(dim=-1), nan=0.0)
-            robust = present.to(x.dtype) * _bisquare(residual, outlier_threshold)
+            residual = xp.nan_to_num(norm(x - fit), nan=0.0)
+            robust = as_dtype(present, dtype) * _bisquare(residual, outlier_threshold)
             refit = _local_polynomial_fit(x, robust, sigma, radius, segments, degree)
             # A joint whose every neighbour was rejected keeps the previous fit rather than none.
-            fit = torch.where(torch.isfinite(refit), refit, fit)
+            fit = xp.where(xp.isfinite(refit), refit, fit)
             weights = robust
     # Every sample of the window was rejected: keep the frame's own value.
-    fit = torch.where(torch.isfinite(fit) | ~present[..., None], fit, x)
+    fit = xp.where(xp.isfinite(fit) | ~present[..., None], fit, x)
     return fit, weights
 
 
 def smooth_trajectories(
-    x: torch.Tensor | np.ndarray,
+    x: Array,
     sigma: float,
-    segments: torch.Tensor | np.ndarray | None = None,
+    segments: Array | None = None,
     outlier_threshold: float | None = 0.15,
     median_radius: int | None = None,
     robust_iterations: int = 2,
     fill_missing: bool = False,
     degree: int = 1,
-) -> torch.Tensor | np.ndarray:
-    """Robustly smooth trajectories ``x`` ``(T, J, D)`` along time (dim 0).
+) -> Array:
+    """Robustly smooth trajectories ``x`` ``(T, J, D)`` along time (axis 0).
 
     Args:
         x: e.g. absolute poses ``(T, 17, 3)`` metres; a NaN anywhere in a joint marks it missing
@@ -199,27 +206,27 @@ def smooth_trajectories(
     weights fit it exactly), an
     isolated outlying frame is replaced by its neighbours' fit. Returns the type it was given.
     """
-    as_numpy = isinstance(x, np.ndarray)
-    xt = torch.as_tensor(x)
-    dtype = xt.dtype
-    if sigma <= 0 or xt.shape[0] == 0:
-        return x.copy() if as_numpy else xt.clone()
-    if xt.dim() != 3:
-        raise ValueError(f"trajectories must have shape (T, J, D), got {tuple(xt.shape)}")
-    xt = xt.double()
+    if not hasattr(x, "shape"):
+        x = np.asarray(x)
+    xp = namespace(x)
+    dtype = dtype_name(x)
+    if sigma <= 0 or x.shape[0] == 0:
+        return copy(x)
+    if x.ndim != 3:
+        raise ValueError(f"trajectories must have shape (T, J, D), got {tuple(x.shape)}")
+    xd = as_dtype(x, "float64")
     seg = None
     if segments is not None:
-        seg = torch.as_tensor(np.asarray(segments) if not torch.is_tensor(segments) else segments, device=xt.device)
-        if seg.shape != (xt.shape[0],):
-            raise ValueError(f"segments must have shape ({xt.shape[0]},), got {tuple(seg.shape)}")
+        seg = asarray_like(segments, x, "int64")
+        if tuple(seg.shape) != (x.shape[0],):
+            raise ValueError(f"segments must have shape ({x.shape[0]},), got {tuple(seg.shape)}")
     if degree not in (1, 2):
         raise ValueError(f"degree must be 1 or 2, got {degree}")
-    fit, _ = robust_fit(xt, sigma, seg, outlier_threshold, median_radius, robust_iterations, degree)
+    fit, _ = robust_fit(xd, sigma, seg, outlier_threshold, median_radius, robust_iterations, degree)
     if not fill_missing:
-        present = torch.isfinite(xt).all(dim=-1)
-        fit = torch.where(present[..., None], fit, torch.full_like(fit, float("nan")))
-    fit = fit.to(dtype)
-    return fit.numpy() if as_numpy else fit
+        present = xp.isfinite(xd).all(-1)
+        fit = xp.where(present[..., None], fit, xp.full_like(fit, float("nan")))
+    return as_dtype(fit, dtype)
 
 
 def person_height_px(keypoints: np.ndarray, confidence: np.ndarray) -> np.ndarray:
@@ -251,7 +258,7 @@ def smooth_keypoints(
     visible = np.asarray(confidence) > 0
     labels = np.zeros(len(keypoints), dtype=np.int64) if segments is None else np.asarray(segments)
     height = person_height_px(keypoints, confidence)
-    tracks = torch.as_tensor(np.where(visible[..., None], keypoints, np.nan))
+    tracks = np.where(visible[..., None], keypoints, np.nan)
     for label in np.unique(labels):
         frames = np.flatnonzero(labels == label)
         scale = np.nanmedian(height[frames]) if np.isfinite(height[frames]).any() else np.nan
@@ -259,9 +266,7 @@ def smooth_keypoints(
             continue
         # Frames of one label need not be contiguous: smooth over the span they cover.
         span = slice(frames[0], frames[-1] + 1)
-        span_labels = torch.as_tensor(labels[span])
-        fit, _ = robust_fit(tracks[span], sigma, span_labels, outlier_fraction * scale, degree=degree)
-        fit = fit.numpy()
+        fit, _ = robust_fit(tracks[span], sigma, labels[span], outlier_fraction * scale, degree=degree)
         own = (labels[span] == label)[:, None] & visible[span] & np.isfinite(fit).all(-1)
         out[span] = np.where(own[..., None], fit, out[span])
     return out
