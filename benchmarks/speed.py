@@ -1,24 +1,33 @@
-"""Lifting speed: frames/s against frame count and hypotheses, and our defaults against the
-authors' setting (1000 iterations + 500 Adam steps of the initial rotation optimiser, one score
-network as theirs) on the same batch, measured in one run. Input: the bundled example clip, tiled
-to the needed length.
+"""Lifting speed, measured in one run on this machine:
 
-    python benchmarks/speed.py [--device cpu] [--json reports/speed.json]
+- frames/s against frame count and hypotheses (the default backend: numpy on the CPU);
+- numpy against torch on the CPU (the same code on either kind of array), on the same batch;
+- our defaults against the authors' setting (1000 iterations + 500 Adam steps of the initial
+  rotation optimiser, one score network as theirs) on the same batch;
+- video mode's cost: 50 hypotheses against frame by frame, and a 1000 fps clip against a 25 fps
+  clip of the same length (per frame), both with few iterations.
+
+Input: the bundled example clip, tiled to the needed length.
+
+    python benchmarks/speed.py [--repeats 3] [--json reports/speed.json]
+    python benchmarks/speed.py --device cuda      # needs PyTorch with CUDA
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from zedo_core import LiftConfig, PosePrior, lift, load_prior
+from zedo_core.prior import torch_available
+from zedo_core.temporal import video_sigma
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "walking_example.npz"
 # The authors' released setting: 1000 iterations, Adam start, fixed rays, closed-form translation.
@@ -37,19 +46,24 @@ def clip(frames: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def first_network_only(prior: PosePrior) -> PosePrior:
     """The same prior with only its first score network (the paper's prior is one network)."""
-    return replace(prior, network=prior.members[0])
+    return replace(prior, members=prior.members[:1])
 
 
-def timed(prior, frames: int, config: LiftConfig, repeats: int) -> float:
+def _synchronize(prior: PosePrior) -> None:
+    if prior.device.startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize()
+
+
+def timed(prior: PosePrior, frames: int, config: LiftConfig, repeats: int) -> float:
     keypoints, K, confidence = clip(frames)
     best = float("inf")
     for _ in range(repeats):
-        if prior.device.type == "cuda":
-            torch.cuda.synchronize()
+        _synchronize(prior)
         start = time.perf_counter()
         lift(prior, keypoints, K, confidence, config)
-        if prior.device.type == "cuda":
-            torch.cuda.synchronize()
+        _synchronize(prior)
         best = min(best, time.perf_counter() - start)
     return best
 
@@ -60,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, nargs="+", default=[1, 10, 100, 500])
     parser.add_argument("--hypotheses", type=int, nargs="+", default=[1, 10, 50])
     parser.add_argument("--hypotheses-frames", type=int, default=20)
-    parser.add_argument("--compare-frames", type=int, default=100)
+    parser.add_argument("--compare-frames", type=int, default=500)
+    parser.add_argument("--video-iterations", type=int, default=20, help="iterations of the video-mode comparisons")
+    parser.add_argument("--high-fps-frames", type=int, default=2000, help="clip length of the 1000 vs 25 fps comparison")
     parser.add_argument("--repeats", type=int, default=1, help="best of this many runs")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -68,13 +84,20 @@ def main(argv: list[str] | None = None) -> int:
     prior = load_prior(device=args.device)
     ours = LiftConfig()
     lift(prior, *clip(2), replace(ours, iterations=5))  # warm-up
+    threads = None
+    if torch_available():
+        import torch
+
+        threads = torch.get_num_threads()
     report: dict = {
-        "device": str(prior.device),
+        "device": prior.device,
+        "backend": prior.backend,
         "cpu": platform.processor() or platform.machine(),
-        "torch_threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": threads,
         "defaults": {"iterations": ours.iterations, "initial_search": ours.initial_search},
     }
-    print(f"device {prior.device}, {torch.get_num_threads()} threads; defaults: {ours.iterations} iterations, {ours.initial_search} start search")
+    print(f"{prior.backend} on {prior.device} ({os.cpu_count()} CPUs); defaults: {ours.iterations} iterations, {ours.initial_search} start search")
 
     print("\nframes  S=1 seconds  frames/s")
     report["frames"] = []
@@ -92,12 +115,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{S:>24}  {seconds:>7.2f}  {n / seconds:>8.1f}")
 
     n = args.compare_frames
-    single = first_network_only(prior)
     ours_s = timed(prior, n, ours, args.repeats)
+    if prior.backend == "numpy" and torch_available():
+        torch_prior = prior.to("cpu", backend="torch")
+        lift(torch_prior, *clip(2), replace(ours, iterations=5))
+        torch_s = timed(torch_prior, n, ours, args.repeats)
+        report["backends"] = {"frames": n, "numpy_seconds": ours_s, "torch_cpu_seconds": torch_s, "numpy_speed_vs_torch": torch_s / ours_s}
+        print(
+            f"\nsame {n}-frame batch, S=1, CPU: numpy {ours_s:.2f} s, torch {torch_s:.2f} s ({threads} threads): "
+            f"numpy runs at {torch_s / ours_s:.2f}x torch's speed"
+        )
+
+    single = first_network_only(prior)
     ours_single_s = timed(single, n, ours, args.repeats)
     start_search_s = timed(prior, n, replace(ours, iterations=0), args.repeats)
-    pool_50_s = timed(prior, n, replace(ours, start_pool=50), args.repeats)
-    start_search_50_s = timed(prior, n, replace(ours, iterations=0, start_pool=50), args.repeats)
     authors_s = timed(single, n, AUTHORS, args.repeats)
     report["comparison"] = {
         "frames": n,
@@ -106,18 +137,33 @@ def main(argv: list[str] | None = None) -> int:
         "ours_seconds": ours_s,
         "ours_one_network_seconds": ours_single_s,
         "ours_start_search_only_seconds": start_search_s,
-        "ours_start_pool_50_seconds": pool_50_s,
-        "ours_start_search_only_pool_50_seconds": start_search_50_s,
         "authors_setting_seconds": authors_s,
         "speedup": authors_s / ours_s,
     }
     print(
         f"\nsame {n}-frame batch, S=1: ours {ours_s:.2f} s ({n / ours_s:.1f} frames/s; "
         f"{len(prior.members)} networks, one network alone {ours_single_s:.2f} s; "
-        f"start search alone {start_search_s:.2f} s over {ours.start_pool} poses, {start_search_50_s:.2f} s over 50; "
-        f"the whole run with 50 poses {pool_50_s:.2f} s), "
+        f"start search alone {start_search_s:.2f} s over {ours.start_pool} poses), "
         f"authors' setting (1000 iterations + 500 Adam steps, one network) {authors_s:.2f} s "
         f"({n / authors_s:.1f} frames/s): ours is {authors_s / ours_s:.1f}x faster"
+    )
+
+    few = replace(ours, iterations=args.video_iterations)
+    S50 = replace(few, hypotheses=50)
+    frame_by_frame_s = timed(prior, 160, S50, args.repeats)
+    video_s = timed(prior, 160, replace(S50, temporal_sigma=video_sigma(25.0)), args.repeats)
+    n = args.high_fps_frames
+    fps25_s = timed(prior, n, replace(few, temporal_sigma=video_sigma(25.0)), args.repeats)
+    fps1000_s = timed(prior, n, replace(few, temporal_sigma=video_sigma(1000.0)), args.repeats)
+    report["video"] = {
+        "iterations": few.iterations,
+        "hypotheses_50_160_frames": {"frame_by_frame_seconds": frame_by_frame_s, "video_seconds": video_s, "ratio": video_s / frame_by_frame_s},
+        "frame_rate": {"frames": n, "fps_25_seconds": fps25_s, "fps_1000_seconds": fps1000_s, "ratio": fps1000_s / fps25_s},
+    }
+    print(
+        f"\nvideo mode, {few.iterations} iterations: S=50 on 160 frames {video_s:.2f} s vs frame by frame "
+        f"{frame_by_frame_s:.2f} s ({video_s / frame_by_frame_s:.2f}x); {n} frames at 1000 fps {fps1000_s:.2f} s vs "
+        f"25 fps {fps25_s:.2f} s ({fps1000_s / fps25_s:.2f}x per frame)"
     )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -350,13 +350,51 @@ def combine_hypotheses(
         return selected, np.take_along_axis(hypotheses, selected[:, None, None, None], axis=1)[:, 0]
     relative = hypotheses - hypotheses[:, :, :1]
     if method == "medoid":
-        distance = np.linalg.norm(relative[:, :, None] - relative[:, None, :], axis=-1).mean(-1)  # (N,S,S)
-        selected[valid] = np.argmin(distance[valid].sum(-1), axis=1)
+        # Frames in blocks: the pairwise distances are (frames, S, S, 17, 3).
+        block = max(1, (1 << 22) // max(1, S * S * NUM_JOINTS * 3))
+        for a in range(0, n, block):
+            r = relative[a : a + block]
+            distance = np.linalg.norm(r[:, :, None] - r[:, None, :], axis=-1).mean(-1).sum(-1)  # (n,S)
+            ok = valid[a : a + block]
+            selected[a : a + block][ok] = np.argmin(distance[ok], axis=1)
         return selected, np.take_along_axis(hypotheses, selected[:, None, None, None], axis=1)[:, 0]
     mean = relative.mean(axis=1) + hypotheses[:, :, :1].mean(axis=1)
     distance = np.linalg.norm(relative - (mean - mean[:, :1])[:, None], axis=-1).mean(-1)
     selected[valid] = np.argmin(distance[valid], axis=1)
     return selected, mean
+
+
+def _row_passes(rows: int, chunk_size: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Frame by frame: consecutive chunks of rows, each kept whole."""
+    return [(np.arange(a, min(a + chunk_size, rows)), np.ones(min(chunk_size, rows - a), dtype=bool)) for a in range(0, rows, chunk_size)]
+
+
+def _video_passes(n_frames: int, S: int, config: LiftConfig) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Video mode: the rows lifted together ``(window frames, hypotheses)`` and which of them are kept.
+
+    A clip longer than a window is lifted in overlapping windows of frames, each with
+    ``HALO_SIGMAS`` sigmas of context on either side that is discarded; hypotheses never influence
+    each other in time, so they are split into groups too. A window spans at least 8 halos, so
+    at most a quarter of its frames on either side is context (work at most 2x, less on long
+    windows), whatever the frame rate and hypothesis count; a pass holds about ``chunk_size`` rows
+    (more only when 8 halos are longer than that), which bounds memory.
+    """
+    halo = math.ceil(HALO_SIGMAS * max(config.temporal_sigma, config.translation_sigma))
+    span = min(n_frames, max(config.chunk_size // S, 8 * halo, 1))
+    if span >= n_frames:
+        windows = [(0, n_frames, 0, n_frames)]
+    else:
+        core = span - 2 * halo
+        windows = [(max(0, a - halo), min(n_frames, a + core + halo), a, min(n_frames, a + core)) for a in range(0, n_frames, core)]
+    group = max(1, min(S, config.chunk_size // span))
+    passes = []
+    for first, stop, keep_first, keep_stop in windows:
+        window = np.arange(first, stop)
+        kept_frames = (window >= keep_first) & (window < keep_stop)
+        for s0 in range(0, S, group):
+            hyps = np.arange(s0, min(S, s0 + group))
+            passes.append((window[:, None] * S + hyps[None, :], np.repeat(kept_frames[:, None], len(hyps), axis=1)))
+    return passes
 
 
 def _segment_labels(segments: np.ndarray | None, n_frames: int) -> np.ndarray:
@@ -397,9 +435,11 @@ def lift(
 
     In video mode the keypoints are first smoothed robustly along time
     (:func:`zedo_core.temporal.smooth_keypoints`) and the loop couples neighbouring frames. A clip
-    longer than ``chunk_size // hypotheses`` frames is lifted in overlapping windows (each with
-    ``HALO_SIGMAS`` sigmas of context frames on either side, which are discarded), so memory stays
-    bounded; results then differ from one-window lifting by hundredths of a millimetre.
+    longer than ``chunk_size // hypotheses`` frames (or 8 x ``HALO_SIGMAS`` sigmas) is lifted in
+    overlapping windows (each with ``HALO_SIGMAS`` sigmas of context frames on either side, which
+    are discarded) and groups of hypotheses, so memory stays bounded and the cost is linear in
+    frames and hypotheses at any frame rate; results then differ from one-window lifting by
+    hundredths of a millimetre.
     ``reprojection_error_px`` is measured against the keypoints as given.
 
     Raises:
@@ -427,25 +467,10 @@ def lift(
     rotations = rotation_grid(config.yaw_steps, config.pitch_deg, config.roll_deg, like=templates_all)
 
     rows = len(frames) * S
-    if config.video:
-        # Chunks of whole frames: (first, stop) of the frames lifted, (keep_first, keep_stop) of
-        # those whose result is kept; the rest is context for the temporal coupling.
-        per_chunk = max(1, config.chunk_size // S)
-        if len(frames) <= per_chunk:
-            windows = [(0, len(frames), 0, len(frames))]
-        else:
-            widest = max(config.temporal_sigma, config.translation_sigma)
-            halo = math.ceil(HALO_SIGMAS * widest)
-            core = max(1, per_chunk - 2 * halo)
-            windows = [
-                (max(0, a - halo), min(len(frames), a + core + halo), a, min(len(frames), a + core))
-                for a in range(0, len(frames), core)
-            ]
-    else:
-        windows = [(s, min(s + config.chunk_size, rows), s, min(s + config.chunk_size, rows)) for s in range(0, rows, config.chunk_size)]
+    passes = _video_passes(len(frames), S, config) if config.video else _row_passes(rows, config.chunk_size)
     # Progress counts the start search of a window as half its iterations (about its share of the time).
     search_units = max(1, config.iterations // 2)
-    total, done = len(windows) * (search_units + config.iterations), 0
+    total, done = len(passes) * (search_units + config.iterations), 0
 
     def check_cancel() -> None:
         if should_cancel is not None and should_cancel():
@@ -480,20 +505,20 @@ def lift(
     kp_given = inputs.keypoints[frames].astype(np.float32)
     K_all = inputs.K[frames].astype(np.float32)
     conf_all = inputs.confidence[frames].astype(np.float32)
-    for first, stop, keep_first, keep_stop in windows:
+    for lifted, kept in passes:
+        # Rows are frame-major: frame f, hypothesis s -> row f * S + s.
+        row = lifted.ravel()
+        f, s = row // S, row % S
         time_axis = None
         if config.video:
-            # Windows count frames; rows are frame-major (frame f, hypothesis s -> f * S + s).
-            local = frames[first:stop] - frames[first]
+            window_frames, group = lifted.shape
+            local = frames[f[::group]] - frames[f[0]]
             time_axis = _TimeAxis(
-                slot=prior.array(np.repeat(local * S, S) + np.tile(np.arange(S), len(local)), "int64"),
+                slot=prior.array(np.repeat(local * group, group) + np.tile(np.arange(group), window_frames), "int64"),
                 frames=int(local[-1]) + 1,
-                S=S,
-                segments=prior.array(labels[frames[first] : frames[stop - 1] + 1], "int64"),
+                S=group,
+                segments=prior.array(labels[frames[f[0]] : frames[f[-1]] + 1], "int64"),
             )
-            first, stop, keep_first, keep_stop = first * S, stop * S, keep_first * S, keep_stop * S
-        row = np.arange(first, stop)
-        f, s = row // S, row % S
         absolute, err, energy = _optimise_chunk(
             prior,
             templates_all if pooled else templates_all[prior.array(s, "int64")],
@@ -510,9 +535,9 @@ def lift(
             err = reprojection_error_px(
                 absolute, prior.array(kp_given[f]), prior.array(K_all[f]), _joint_weights(prior.array(conf_all[f]))
             )
-        keep = slice(keep_first - first, keep_stop - first)
-        out = slice(keep_first, keep_stop)
-        poses[out], errors[out], energies[out] = to_numpy(absolute[keep]), to_numpy(err[keep]), to_numpy(energy[keep])
+        keep = kept.ravel()
+        out = row[keep]
+        poses[out], errors[out], energies[out] = to_numpy(absolute)[keep], to_numpy(err)[keep], to_numpy(energy)[keep]
 
     hypotheses = np.full((n_frames, S, NUM_JOINTS, 3), np.nan, dtype=np.float32)
     reproj = np.full((n_frames, S), np.nan, dtype=np.float32)

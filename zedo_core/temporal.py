@@ -76,15 +76,22 @@ def _segment_mask(segments: Array | None, k: int, T: int, like: Array) -> Array:
     return inside & (_shift(segments, k, -1) == segments)
 
 
-def running_median(x: Array, radius: int, segments: Array | None = None) -> Array:
-    """Median over frames ``t - radius .. t + radius`` (axis 0) ignoring NaN, within ``segments``.
-    Frames whose window holds no finite value are NaN."""
+def window_step(sigma: float) -> int:
+    """Spacing of the frames a window samples: every frame up to sigma 8 (footage up to ~100 fps at
+    the video-mode width), then every ``sigma // 4``-th, so the cost per frame does not grow with
+    the frame rate (a Gaussian sampled at a quarter of its width still weighs its window evenly)."""
+    return max(1, int(sigma // 4))
+
+
+def running_median(x: Array, radius: int, segments: Array | None = None, step: int = 1) -> Array:
+    """Median over frames ``t - radius .. t + radius`` (every ``step``-th; axis 0) ignoring NaN,
+    within ``segments``. Frames whose window holds no finite value are NaN."""
     xp = namespace(x)
     if radius <= 0:
         return copy(x)
     T = x.shape[0]
     stack = []
-    for k in range(-radius, radius + 1):
+    for k in range(-(radius // step) * step, radius + 1, step):
         shifted = _shift(x, k, float("nan"))
         mask = _segment_mask(segments, k, T, x).reshape(T, *([1] * (x.ndim - 1)))
         stack.append(xp.where(mask, shifted, xp.full_like(shifted, float("nan"))))
@@ -92,7 +99,7 @@ def running_median(x: Array, radius: int, segments: Array | None = None) -> Arra
 
 
 def _local_polynomial_fit(
-    x: Array, weights: Array, sigma: float, radius: int, segments: Array | None, degree: int = 1
+    x: Array, weights: Array, sigma: float, radius: int, segments: Array | None, degree: int = 1, step: int = 1
 ) -> Array:
     """Gaussian-weighted local polynomial fit (``degree`` 1: linear, 2: quadratic) of ``x``
     ``(T, J, D)`` with per-sample weights ``(T, J)``; where the window has too few distinct frames
@@ -102,7 +109,7 @@ def _local_polynomial_fit(
     x0 = xp.nan_to_num(x, nan=0.0)
     S = [xp.zeros_like(weights) for _ in range(2 * degree + 1)]
     X = [xp.zeros_like(x0) for _ in range(degree + 1)]
-    for k in range(-radius, radius + 1):
+    for k in range(-(radius // step) * step, radius + 1, step):
         g = math.exp(-0.5 * (k / sigma) ** 2)
         mask = as_dtype(_segment_mask(segments, k, T, x), dtype_name(x))[:, None]
         w = g * mask * _shift(weights, k, 0.0)
@@ -151,25 +158,53 @@ def robust_fit(
     xp = namespace(x)
     dtype = dtype_name(x)
     radius = max(1, math.ceil(3 * sigma))
+    step = window_step(sigma)
     present = xp.isfinite(x).all(-1)  # (T, J)
     x = xp.where(present[..., None], x, xp.full_like(x, float("nan")))
     weights = as_dtype(present, dtype)
     if outlier_threshold is not None and median_radius != 0:
-        reference = running_median(x, median_radius if median_radius is not None else max(1, math.ceil(sigma)), segments)
+        reference = running_median(x, median_radius if median_radius is not None else max(1, math.ceil(sigma)), segments, step)
         residual = xp.nan_to_num(norm(x - reference), nan=0.0)
         weights = weights * _bisquare(residual, outlier_threshold)
-    fit = _local_polynomial_fit(x, weights, sigma, radius, segments, degree)
+    fit = _local_polynomial_fit(x, weights, sigma, radius, segments, degree, step)
     if outlier_threshold is not None:
         for _ in range(robust_iterations):
             residual = xp.nan_to_num(norm(x - fit), nan=0.0)
             robust = as_dtype(present, dtype) * _bisquare(residual, outlier_threshold)
-            refit = _local_polynomial_fit(x, robust, sigma, radius, segments, degree)
+            refit = _local_polynomial_fit(x, robust, sigma, radius, segments, degree, step)
             # A joint whose every neighbour was rejected keeps the previous fit rather than none.
             fit = xp.where(xp.isfinite(refit), refit, fit)
             weights = robust
     # Every sample of the window was rejected: keep the frame's own value.
     fit = xp.where(xp.isfinite(fit) | ~present[..., None], fit, x)
     return fit, weights
+
+
+def robust_fit_in_blocks(
+    x: np.ndarray,
+    sigma: float,
+    segments: np.ndarray | None,
+    outlier_threshold: float | None,
+    degree: int = 1,
+    block: int = 2048,
+    robust_iterations: int = 2,
+) -> np.ndarray:
+    """:func:`robust_fit`'s fit of a long ``(T, J, D)`` numpy trajectory, computed ``block`` frames at a
+    time with enough context on either side to give exactly the same result, so memory stays
+    bounded on clips of any length."""
+    radius, median_radius = max(1, math.ceil(3 * sigma)), max(1, math.ceil(sigma))
+    # A fit reaches `radius` frames; the running median `median_radius`; each robust pass refits.
+    reach = (1 + robust_iterations) * radius + median_radius
+    T = x.shape[0]
+    if T <= block + 2 * reach:
+        return robust_fit(x, sigma, segments, outlier_threshold, robust_iterations=robust_iterations, degree=degree)[0]
+    out = np.empty_like(x)
+    for start in range(0, T, block):
+        lo, hi = max(0, start - reach), min(T, start + block + reach)
+        part = None if segments is None else segments[lo:hi]
+        fit = robust_fit(x[lo:hi], sigma, part, outlier_threshold, robust_iterations=robust_iterations, degree=degree)[0]
+        out[start : min(T, start + block)] = fit[start - lo : start - lo + min(block, T - start)]
+    return out
 
 
 def smooth_trajectories(
@@ -266,7 +301,7 @@ def smooth_keypoints(
             continue
         # Frames of one label need not be contiguous: smooth over the span they cover.
         span = slice(frames[0], frames[-1] + 1)
-        fit, _ = robust_fit(tracks[span], sigma, labels[span], outlier_fraction * scale, degree=degree)
+        fit = robust_fit_in_blocks(tracks[span], sigma, labels[span], outlier_fraction * scale, degree=degree)
         own = (labels[span] == label)[:, None] & visible[span] & np.isfinite(fit).all(-1)
         out[span] = np.where(own[..., None], fit, out[span])
     return out
