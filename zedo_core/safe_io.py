@@ -207,16 +207,12 @@ def partial_path(path: Path) -> Path:
     return path.with_name(f".{path.stem}.{os.getpid()}.partial{path.suffix}")
 
 
-def write_outputs(
-    writers: Sequence[tuple[Path, Callable[[Path], None]]],
-    errors: tuple[type[BaseException], ...] = (OSError,),
-    utf8_paths: bool = False,
-) -> None:
+def write_outputs(writers: Sequence[tuple[Path, Callable[[Path], None]]], utf8_paths: bool = False) -> None:
     """Call each ``write(tmp)`` of ``(path, write)`` on a temporary file next to ``path``, then
     move every file into place; existing files at the paths are replaced only once every write
-    has succeeded. On any failure or interruption the temporary files are removed and the paths
-    are left as they were; ``errors`` raised by a writer (or OSError while moving) become a
-    :class:`WriteError` naming the output.
+    has succeeded (the moves themselves are renames in a row, not one atomic step). On any failure
+    or interruption the temporary files are removed and the paths are left as they were; an
+    OSError of a writer or a move becomes a :class:`WriteError` naming the output.
 
     ``utf8_paths``: the writers take only UTF-8 paths (Blender's operators). A temporary path that
     is not (a folder name with other bytes) is then written in the system's temporary folder first.
@@ -244,8 +240,8 @@ def write_outputs(
             os.replace(tmp, current)
     except WriteError:
         raise
-    except errors + (OSError,) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else first_line(exc).removeprefix("Error: ")
+    except OSError as exc:
+        reason = exc.strerror or first_line(exc)
         raise WriteError(f"{display(current)}: cannot write the output ({reason})") from None
     finally:
         for tmp in temporary:
