@@ -5,15 +5,20 @@
 
 Several ``--input`` groups convert one after another; the options after each ``--input`` belong
 to it, options before the first ``--input`` apply to all. Every input is read and checked before
-any conversion starts. Bad input exits with status 2 and one line naming the problem; outputs are
-written to a temporary name and moved into place, so a failed run leaves existing files as they were.
+any conversion starts, and no output may be an input. Bad input exits with status 2 and one line
+naming the problem; a failed write or a missing device with 1, Ctrl-C with 130. Outputs are written
+to temporary names and moved into place together, so a failed or interrupted run leaves existing
+files as they were.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
 import importlib
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +38,20 @@ class BatchError(Exception):
     """Bad input or arguments: reported as one line, exit status 2."""
 
 
+class RunError(Exception):
+    """The engine could not run (no such device, PyTorch missing): one line, exit status 1."""
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {value}")
+    return value
+
+
 @dataclass
 class Job:
     input: Path
@@ -50,7 +69,7 @@ def _global_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zedo_blender.batch", description=__doc__.split("\n\n")[0])
     parser.add_argument("--hypotheses", type=int, default=1, help="start poses per frame (default 1)")
     parser.add_argument("--iterations", type=int, default=200, help="optimisation iterations (default 200)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=_non_negative_int, default=0)
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument(
         "--no-video", action="store_true", help="lift every frame on its own (default: video mode, frames help each other)"
@@ -115,8 +134,10 @@ def parse_args(argv: list[str]) -> tuple[EstimateSettings, list[Job]]:
             )
         )
     outputs = [p for job in jobs for p in (job.output, job.bvh, job.fbx) if p is not None]
-    if len({p.resolve() for p in outputs}) != len(outputs):
-        raise BatchError("two outputs have the same path")
+    try:  # before any work: no output may be an input (or a frame in an input folder), a folder or unwritable
+        engine_module("safe_io").check_output_paths([job.input for job in jobs], outputs)
+    except ValueError as error:
+        raise BatchError(str(error)) from None
     return settings, jobs
 
 
@@ -168,37 +189,104 @@ def prepare(job: Job) -> PreparedInput:
     if not checked.valid.any():
         raise BatchError(f"{job.input}: every frame has fewer than 4 joints with confidence > 0: nothing to animate")
     if image_size is None:  # principal point at the image centre
-        K0 = K if K.ndim == 2 else K[0]
+        K0 = checked.K[0]  # last row (0, 0, 1)
         image_size = (int(round(2 * K0[0, 2])), int(round(2 * K0[1, 2])))
     if job.actor_height is not None and not job.actor_height > 0:
         raise BatchError(f"--actor-height must be positive, got {job.actor_height}")
     return PreparedInput(sequence.keypoints, sequence.confidence, K, tuple(int(v) for v in image_size), sequence.fps, camera)
 
 
-def _atomic(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+@contextlib.contextmanager
+def _blender_output_hidden():
+    """Blender prints its operators' reports straight to file descriptors 1 and 2, and an exporter's
+    traceback to sys.stderr: send both to the null device, so that a failed write is one line of
+    ours (the reason is in the RuntimeError) and no temporary file name is shown."""
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    saved = [os.dup(1), os.dup(2)]
     try:
-        write(tmp)
-        os.replace(tmp, path)
+        with open(os.devnull, "w") as sink:
+            os.dup2(sink.fileno(), 1)
+            os.dup2(sink.fileno(), 2)
+            try:
+                with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+                    yield
+            finally:
+                _flush_c_streams()
+                os.dup2(saved[0], 1)
+                os.dup2(saved[1], 2)
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        for fd in saved:
+            os.close(fd)
+
+
+def _flush_c_streams() -> None:
+    try:
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError, TypeError):  # no C library handle (Windows): stdio unbuffered there
+        pass
+
+
+def _blender_reason(error: RuntimeError) -> str:
+    """The line that says why, from Blender's report or an exporter's traceback."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    named = [line for line in lines if re.match(r"[A-Za-z]*Error: ", line) and "Traceback" not in line]
+    return (named or lines or ["Blender could not write the file"])[-1].removeprefix("Error: ")
+
+
+def _blender_write(operator, path: Path, **options) -> None:
+    """Run a Blender operator that writes ``path``; its failure becomes one OSError line."""
+    try:
+        with _blender_output_hidden():
+            result = operator(filepath=str(path), **options)
+    except RuntimeError as error:
+        raise OSError(_blender_reason(error)) from None
+    finally:
+        Path(f"{path}@").unlink(missing_ok=True)  # Blender's own temporary file when saving a .blend
+    if "FINISHED" not in result:
+        raise OSError("Blender cancelled the write")
+
+
+def _save_blend(path: Path, objects: list[str]) -> None:
+    """Save a copy of the session as ``path`` and check that the file reads back with ``objects``:
+    Blender's writer does not notice a short write (a full disk, a file-size limit)."""
+    _blender_write(bpy.ops.wm.save_as_mainfile, path, copy=True)
+    try:
+        with bpy.data.libraries.load(str(path)) as (stored, _):
+            found = set(stored.objects)
+    except OSError:
+        found = set()
+    if not set(objects) <= found:
+        raise OSError("the file Blender wrote is incomplete (is the disk full?)")
+
+
+def _camera_intrinsics(K: np.ndarray) -> np.ndarray:
+    """``K`` (checked) with last row (0, 0, 1), as the engine reads it: the Blender camera's."""
+    K = np.asarray(K, dtype=np.float64)
+    return engine_module("inputs").normalized_intrinsics(K.reshape(-1, 3, 3)).reshape(K.shape)
+
+
+def _display(path: object) -> str:
+    return engine_module("safe_io").display(path)
 
 
 def convert(job: Job, prepared: PreparedInput, settings: EstimateSettings, log=print) -> None:
     """Lift one input and write its .blend (and BVH / FBX) files."""
     step = {"last": -1}
+    label = _display(job.input.name)
     if prepared.camera:
-        log(f"  {job.input.name}: {prepared.camera}")
+        log(f"  {label}: {prepared.camera}")
 
     def progress(done: int, total: int) -> None:
         percent = 100 * done // max(total, 1)
         if percent // 10 != step["last"]:
             step["last"] = percent // 10
-            log(f"  {job.input.name}: {percent}%")
+            log(f"  {label}: {percent}%")
 
-    lifted = estimate(prepared.keypoints, prepared.K, prepared.confidence, settings, progress, fps=prepared.fps)
+    try:
+        lifted = estimate(prepared.keypoints, prepared.K, prepared.confidence, settings, progress, fps=prepared.fps)
+    except RuntimeError as error:  # e.g. --device cuda without CUDA (also EngineUnavailable, PriorLoadError)
+        raise RunError(engine_module("safe_io").first_line(error)) from None
     skipped = np.flatnonzero(~lifted.valid)
     if len(skipped):
         log(f"  warning: {len(skipped)} frame(s) with fewer than 4 joints were not keyed (first: {skipped[0]})")
@@ -206,9 +294,10 @@ def convert(job: Job, prepared: PreparedInput, settings: EstimateSettings, log=p
     scene = bpy.context.scene
     if prepared.fps:
         scene.render.fps, scene.render.fps_base = max(1, round(prepared.fps)), round(prepared.fps) / prepared.fps
+    name = job.input.stem.encode("utf-8", "surrogateescape").decode("utf-8", "replace")  # Blender names are UTF-8
     result = apply_motion(
-        bpy.context, lifted.poses3d, prepared.K, prepared.image_size, scene.frame_start,
-        name=job.input.stem, actor_height=job.actor_height,
+        bpy.context, lifted.poses3d, _camera_intrinsics(prepared.K), prepared.image_size, scene.frame_start,
+        name=name, actor_height=job.actor_height,
         lock_feet_fps=(prepared.fps or scene.render.fps / scene.render.fps_base) if settings.lock_feet else None,
     )
     scene.frame_end = scene.frame_start + len(prepared.keypoints) - 1
@@ -216,30 +305,45 @@ def convert(job: Job, prepared: PreparedInput, settings: EstimateSettings, log=p
     for obj in bpy.context.view_layer.objects:
         obj.select_set(obj == result.armature)
     bpy.context.view_layer.objects.active = result.armature
-    _atomic(job.output, lambda p: bpy.ops.wm.save_as_mainfile(filepath=str(p), copy=True))
+    # All or nothing: every file goes to a temporary name first; existing ones are replaced only
+    # once all were written.
+    writers = [(job.output, lambda p: _save_blend(p, [result.armature.name, result.camera.name]))]
     if job.bvh:
-        _atomic(job.bvh, lambda p: bpy.ops.export_anim.bvh(
-            filepath=str(p), frame_start=scene.frame_start, frame_end=scene.frame_end, rotate_mode="NATIVE"))
+        writers.append((job.bvh, lambda p: _blender_write(
+            bpy.ops.export_anim.bvh, p, frame_start=scene.frame_start, frame_end=scene.frame_end,
+            rotate_mode="NATIVE")))
     if job.fbx:
-        _atomic(job.fbx, lambda p: bpy.ops.export_scene.fbx(
-            filepath=str(p), use_selection=True, object_types={"ARMATURE"}, add_leaf_bones=False, bake_anim=True,
-            bake_anim_use_nla_strips=False, bake_anim_use_all_actions=False))
-    written = ", ".join(str(p) for p in (job.output, job.bvh, job.fbx) if p)
-    log(f"  {job.input.name}: {result.keyed_frames} frames keyed, height {result.height_m:.2f} m -> {written}")
+        writers.append((job.fbx, lambda p: _blender_write(
+            bpy.ops.export_scene.fbx, p, use_selection=True, object_types={"ARMATURE"}, add_leaf_bones=False,
+            bake_anim=True, bake_anim_use_nla_strips=False, bake_anim_use_all_actions=False)))
+    engine_module("safe_io").write_outputs(writers, utf8_paths=True)
+    written = ", ".join(_display(p) for p in (job.output, job.bvh, job.fbx) if p)
+    log(f"  {label}: {result.keyed_frames} frames keyed, height {result.height_m:.2f} m -> {written}")
 
 
 def main(argv: list[str] | None = None) -> int:
     if argv is None:
         argv = sys.argv[sys.argv.index("--") + 1 :] if "--" in sys.argv else sys.argv[1:]
+    safe_io = engine_module("safe_io")
     try:
-        settings, jobs = parse_args(argv)
-        prepared = [prepare(job) for job in jobs]
-        for i, (job, data) in enumerate(zip(jobs, prepared), 1):
-            print(f"[{i}/{len(jobs)}] {job.input}", flush=True)
-            convert(job, data, settings, log=lambda text: print(text, flush=True))
+        with safe_io.termination_as_exception():  # SIGTERM: clean up as for Ctrl-C
+            settings, jobs = parse_args(argv)
+            prepared = [prepare(job) for job in jobs]
+            for i, (job, data) in enumerate(zip(jobs, prepared), 1):
+                print(f"[{i}/{len(jobs)}] {_display(job.input)}", flush=True)
+                convert(job, data, settings, log=lambda text: print(text, flush=True))
     except BatchError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {safe_io.first_line(error, 1000)}", file=sys.stderr)
         return 2
+    except (RunError, safe_io.WriteError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ncancelled", file=sys.stderr)
+        return 130
+    except safe_io.Terminated as error:
+        print(f"\n{error}", file=sys.stderr)
+        return error.exit_status
     return 0
 
 

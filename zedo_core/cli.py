@@ -5,7 +5,9 @@ With ``--layout`` (or a ``layout`` string in IN) the keypoints may be another de
 and confidence (N,J): coco (17), body25 (25), coco18 (18), mediapipe (33), mpii (16); they are
 adapted to the 17 joints first (zedo_core.layouts).
 OUT gets ``poses3d`` (N,17,3) metres (camera frame, translation included), ``hypotheses``
-(N,S,17,3) and ``reprojection_error_px`` (N,S). Bad input exits with status 2 and one line.
+(N,S,17,3) and ``reprojection_error_px`` (N,S). Bad input (also an OUT that is IN) exits with
+status 2 and one line, a failed write or a missing device with 1, Ctrl-C with 130; OUT is written
+whole or not at all.
 With ``--video`` the frames are one clip and neighbouring frames help each other (video mode:
 LiftConfig.temporal_sigma = 0.08 s x IN's ``fps``, 25 fps when IN has none); ``--temporal-sigma``
 sets the width in frames instead. Without either, every frame is lifted on its own.
@@ -14,12 +16,9 @@ sets the width in frames instead. Without either, every frame is lifted on its o
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import sys
 import time
 import warnings
-import zipfile
 from pathlib import Path
 from typing import TextIO
 
@@ -30,6 +29,16 @@ from .keypoint_files import stored_fps, stored_layout
 from .layouts import LAYOUTS, to_h36m
 from .lifting import LiftConfig, lift
 from .prior import PriorLoadError, load_prior, resolve_device
+from .safe_io import (
+    Terminated,
+    WriteError,
+    check_output_paths,
+    display,
+    first_line,
+    read_npz,
+    termination_as_exception,
+    write_outputs,
+)
 from .temporal import video_sigma
 
 EXIT_BAD_INPUT = 2
@@ -65,34 +74,11 @@ class ProgressBar:
 
 def read_input(path: Path) -> dict[str, np.ndarray]:
     """Read the input archive; raises InputError naming the file or key on any problem."""
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
-    if not zipfile.is_zipfile(path):
-        raise InputError(f"{path}: cannot read as .npz: not an .npz archive (save inputs with numpy.savez)")
-    try:
-        loaded = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise InputError(f"{path}: cannot read as .npz ({exc})") from None
-    try:
-        data = {k: loaded[k] for k in loaded.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise InputError(f"{path}: cannot read as .npz ({exc})") from None
-    finally:
-        loaded.close()
+    data = read_npz(path)
     for key in REQUIRED_KEYS:
         if key not in data:
             raise InputError(f"{path}: missing key '{key}' (found: {', '.join(sorted(data)) or 'none'})")
     return data
-
-
-def check_output_path(path: Path) -> None:
-    """Fail before the (possibly long) run when OUT cannot be written."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot write the output ({exc.strerror or exc})") from None
-    if path.is_dir() or not os.access(path.parent, os.W_OK):
-        raise InputError(f"{path}: cannot write the output (a folder, or its folder is not writable)")
 
 
 def input_layout(path: Path, data: dict[str, np.ndarray], requested: str | None) -> str:
@@ -106,12 +92,13 @@ def input_layout(path: Path, data: dict[str, np.ndarray], requested: str | None)
 
 
 def _lift_command(args: argparse.Namespace) -> int:
+    # Before any work: OUT must not be IN (or the prior), and must be writable.
+    check_output_paths([args.input] + ([args.prior] if args.prior else []), [args.output])
     data = read_input(args.input)
     layout = input_layout(args.input, data, args.layout)
     keypoints, confidence = data["keypoints"], data.get("confidence")
     if layout != "h36m":
         keypoints, confidence = to_h36m(keypoints, confidence, layout)
-    check_output_path(args.output)
     temporal_sigma = 0.0
     if args.temporal_sigma is not None:
         temporal_sigma = args.temporal_sigma
@@ -128,23 +115,40 @@ def _lift_command(args: argparse.Namespace) -> int:
             bar.close()
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
-    # Write next to the target and rename, so a failed run never leaves a half-written file.
-    tmp = args.output.with_name(args.output.name + ".partial.npz")
-    try:
-        np.savez(
-            tmp,
-            poses3d=result.poses3d,
-            hypotheses=result.hypotheses,
-            reprojection_error_px=result.reprojection_error_px,
-        )
-        os.replace(tmp, args.output)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        raise InputError(f"{args.output}: cannot write the output ({exc.strerror or exc})") from None
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as file:
+            np.savez(
+                file,
+                poses3d=result.poses3d,
+                hypotheses=result.hypotheses,
+                reprojection_error_px=result.reprojection_error_px,
+            )
+
+    write_outputs([(args.output, write)])
     mode = f", video mode (temporal sigma {config.temporal_sigma:g} frames)" if config.video else ""
-    print(f"wrote {args.output}: {result.poses3d.shape[0]} frames, {config.hypotheses} hypotheses{mode}", file=sys.stderr)
+    frames = result.poses3d.shape[0]
+    print(f"wrote {display(args.output)}: {frames} frames, {config.hypotheses} hypotheses{mode}", file=sys.stderr)
     return 0
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {value}")
+    return value
+
+
+def _prior_error(exc: PriorLoadError) -> str:
+    """PriorLoadError's message on one line, without PyTorch's advice to load untrusted pickles."""
+    text = first_line(exc)
+    for marker in ("Weights only load failed", "This is an internal miniz error"):
+        if marker in text:
+            text = text[: text.index(marker)].rstrip(" .:") + ": the file is damaged or not a ZeDO prior"
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -156,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     lift_parser.add_argument("output", type=Path, metavar="OUT.npz")
     lift_parser.add_argument("--hypotheses", type=int, default=LiftConfig.hypotheses, metavar="S")
     lift_parser.add_argument("--iterations", type=int, default=LiftConfig.iterations, metavar="N")
-    lift_parser.add_argument("--seed", type=int, default=LiftConfig.seed, metavar="K")
+    lift_parser.add_argument("--seed", type=_non_negative_int, default=LiftConfig.seed, metavar="K")
     lift_parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     lift_parser.add_argument(
         "--layout", choices=list(LAYOUTS), default=None,
@@ -184,16 +188,23 @@ def main(argv: list[str] | None = None) -> int:
     if sigma is not None and not (np.isfinite(sigma) and sigma >= 0):
         parser.error("--temporal-sigma must be a number >= 0")
     try:
-        return args.handler(args)
+        with termination_as_exception():
+            return args.handler(args)
     except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {first_line(exc, 1000)}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except (PriorLoadError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except PriorLoadError as exc:
+        print(f"error: {_prior_error(exc)}", file=sys.stderr)
+        return 1
+    except (WriteError, RuntimeError) as exc:
+        print(f"error: {first_line(exc, 1000)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("\ncancelled", file=sys.stderr)
         return 130
+    except Terminated as exc:
+        print(f"\n{exc}", file=sys.stderr)
+        return exc.exit_status
 
 
 if __name__ == "__main__":

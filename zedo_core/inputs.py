@@ -17,9 +17,10 @@ class InputError(ValueError):
 
 @dataclass(frozen=True)
 class LiftInputs:
-    """Validated inputs: ``keypoints`` ``(N,17,2)`` with missing joints zero-filled, ``K`` ``(N,3,3)``,
-    ``confidence`` ``(N,17)`` (0 = missing) and ``valid`` ``(N,)``: frames with at least 4 visible
-    joints that do not all lie on one pixel."""
+    """Validated inputs: ``keypoints`` ``(N,17,2)`` with missing joints zero-filled, ``K`` ``(N,3,3)``
+    with last row (0, 0, 1) and no skew (the keypoints are in its image), ``confidence`` ``(N,17)``
+    (0 = missing) and ``valid`` ``(N,)``: frames with at least 4 visible joints that do not all
+    lie on one pixel."""
 
     keypoints: np.ndarray
     K: np.ndarray
@@ -27,17 +28,97 @@ class LiftInputs:
     valid: np.ndarray
 
 
-def _as_float_array(value: object, name: str) -> np.ndarray:
+# Keypoints farther than this many focal lengths from the principal point (rays more than 89.94
+# degrees off the camera's axis) are no position in the camera's image: 1e30 or a unit mix-up.
+MAX_RAY_TANGENT = 1000.0
+# Focal lengths and principal points beyond this many pixels are not a camera's (and overflow
+# the float32 pixel arithmetic of the lifting loop).
+MAX_INTRINSICS_PX = 1e7
+# K's last row must be a multiple of (0, 0, 1) to within this relative tolerance, and K[1, 0] zero.
+K_TOLERANCE = 1e-9
+
+
+def real_array(value: object, name: str, copy: bool = False) -> np.ndarray:
+    """``value`` as a float64 array; InputError unless it holds real numbers. Booleans, complex
+    numbers, text and other objects are refused, not converted (which would drop an imaginary
+    part or turn True into 1 without a word)."""
     try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
+        array = np.asarray(value)
+    except (TypeError, ValueError, OverflowError) as exc:
         raise InputError(f"{name} must be numeric: {exc}") from None
-    return array
+    kind = array.dtype.kind
+    if kind == "O":  # Python objects (e.g. integers too large for int64): real numbers only
+        real = (int, float, np.integer, np.floating)
+        if not all(isinstance(v, real) and not isinstance(v, bool) for v in array.flat):
+            raise InputError(f"{name} must hold real numbers only")
+        try:
+            return array.astype(np.float64)
+        except OverflowError:
+            raise InputError(f"{name} holds a number too large for a float") from None
+    if kind == "b":
+        raise InputError(f"{name} must be numbers, got booleans ({array.dtype})")
+    if kind == "c":
+        raise InputError(f"{name} must be real numbers, got complex values ({array.dtype})")
+    if kind not in "iuf":
+        raise InputError(f"{name} must be numeric, got {array.dtype}")
+    return np.array(array, dtype=np.float64, copy=True) if copy else array.astype(np.float64, copy=False)
+
+
+def normalized_intrinsics(K: np.ndarray) -> np.ndarray:
+    """``K`` ``(N,3,3)`` (finite) divided by ``K[2, 2]``; InputError unless its last row is a
+    positive multiple of (0, 0, 1), ``K[1, 0]`` is 0 and the focal lengths and principal point
+    are within MAX_INTRINSICS_PX."""
+    last = K[:, 2]
+    bad = ~(last[:, 2] > 0) | (np.abs(last[:, :2]) > K_TOLERANCE * np.abs(last[:, 2:3])).any(axis=1)
+    if bad.any():
+        f = int(np.flatnonzero(bad)[0])
+        hint = ""
+        if K[f, 0, 2] == 0 and K[f, 1, 2] == 0 and (K[f, 2, :2] != 0).any():
+            hint = "; K looks transposed (the principal point belongs in the last column)"
+        raise InputError(
+            f"K's last row must be (0, 0, 1) or a positive multiple of it; frame {f} has "
+            f"({K[f, 2, 0]:g}, {K[f, 2, 1]:g}, {K[f, 2, 2]:g}){hint}"
+        )
+    K = K / last[:, 2, None, None]
+    K[:, 2, :2] = 0.0
+    lower = np.abs(K[:, 1, 0]) > K_TOLERANCE * np.abs(K).max(axis=(1, 2))
+    if lower.any():
+        f = int(np.flatnonzero(lower)[0])
+        raise InputError(f"K[1, 0] must be 0 (an intrinsics matrix is upper triangular); frame {f} has {K[f, 1, 0]:g}")
+    K[:, 1, 0] = 0.0
+    large = (np.abs(K[:, :2]) > MAX_INTRINSICS_PX).any(axis=(1, 2))
+    if large.any():
+        f = int(np.flatnonzero(large)[0])
+        raise InputError(
+            f"K's focal lengths and principal point must lie within {MAX_INTRINSICS_PX:g} px; "
+            f"frame {f} has {K[f, :2].tolist()}"
+        )
+    return K
+
+
+def _without_skew(kp: np.ndarray, K: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Keypoints and K of the camera without skew (K[0, 1] = 0) whose rays are the same: exact,
+    so the lifted 3D poses are those of the skewed camera. Reprojection errors are then measured
+    in that camera's pixels (x sheared by K[0, 1] / K[1, 1] against the given image)."""
+    skew = K[:, 0, 1]
+    if not skew.any():
+        return kp, K
+    shift = (skew / K[:, 1, 1])[:, None] * (kp[..., 1] - K[:, 1, 2, None])
+    kp = kp.copy()
+    kp[..., 0] -= shift
+    K = K.copy()
+    K[:, 0, 1] = 0.0
+    return kp, K
 
 
 def validate_inputs(keypoints: object, K: object, confidence: object | None = None) -> LiftInputs:
-    """Check shapes and values; NaN keypoints become missing joints (confidence 0)."""
-    kp = _as_float_array(keypoints, "keypoints")
+    """Check dtypes, shapes and values; NaN keypoints become missing joints (confidence 0).
+
+    ``K`` is returned divided by ``K[2, 2]`` (its last row must be a positive multiple of
+    (0, 0, 1)). A skewed ``K`` (``K[0, 1]`` not 0) is replaced by the camera without skew that has
+    the same rays, and the keypoints are mapped into its image (``u - K[0,1] (v - cy) / fy``): the
+    lifted poses are exact. Raises InputError naming the key, frame or joint."""
+    kp = real_array(keypoints, "keypoints")
     if kp.ndim != 3 or kp.shape[1:] != (NUM_JOINTS, 2):
         raise InputError(f"keypoints must have shape (N, {NUM_JOINTS}, 2), got {kp.shape}")
     n = kp.shape[0]
@@ -47,7 +128,7 @@ def validate_inputs(keypoints: object, K: object, confidence: object | None = No
         frame = int(np.argwhere(np.isinf(kp))[0, 0])
         raise InputError(f"keypoints contain infinite values (first at frame {frame})")
 
-    Km = _as_float_array(K, "K")
+    Km = real_array(K, "K")
     if Km.shape == (3, 3):
         Km = np.broadcast_to(Km, (n, 3, 3))
     elif Km.shape != (n, 3, 3):
@@ -60,11 +141,12 @@ def validate_inputs(keypoints: object, K: object, confidence: object | None = No
     singular = ~(np.abs(det) > 1e-12 * np.maximum(scale, 1e-300))
     if singular.any():
         raise InputError(f"K is not invertible (frame {int(np.flatnonzero(singular)[0])})")
+    Km = normalized_intrinsics(Km)
 
     if confidence is None:
         conf = np.ones((n, NUM_JOINTS))
     else:
-        conf = _as_float_array(confidence, "confidence")
+        conf = real_array(confidence, "confidence")
         if conf.shape != (n, NUM_JOINTS):
             raise InputError(f"confidence must have shape ({n}, {NUM_JOINTS}), got {conf.shape}")
         if np.isnan(conf).any():
@@ -76,10 +158,21 @@ def validate_inputs(keypoints: object, K: object, confidence: object | None = No
             raise InputError(
                 f"confidence must lie in [0, 1]; frame {frame} joint {joint} has {conf[frame, joint]:g}"
             )
+    kp, Km = _without_skew(kp, Km)
     missing = np.isnan(kp).any(axis=-1)
     conf = np.where(missing, 0.0, conf)
     kp = np.where(missing[..., None], 0.0, kp)
     visible = conf > 0
+    tangent = np.abs(kp - Km[:, None, :2, 2]) / np.abs(Km[:, None, [0, 1], [0, 1]])
+    absurd = (tangent > MAX_RAY_TANGENT).any(axis=-1)
+    if (absurd & visible).any():
+        frame, joint = (int(i) for i in np.argwhere(absurd & visible)[0])
+        u, v = kp[frame, joint]
+        raise InputError(
+            f"keypoints must be positions in K's image; frame {frame} joint {joint} is ({u:g}, {v:g}) px, more "
+            f"than {MAX_RAY_TANGENT:g} focal lengths from the principal point (a ray over 89.9 degrees off the axis)"
+        )
+    kp = np.where(absurd[..., None], 0.0, kp)  # missing joints (confidence 0) far away: as if NaN
     # Joints piled on one pixel have no shape to lift (and no depth): treat as too few joints.
     high = np.where(visible[..., None], kp, -np.inf).max(axis=1)
     low = np.where(visible[..., None], kp, np.inf).min(axis=1)

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .inputs import InputError
+from .inputs import InputError, real_array
 from .layouts import LAYOUTS, check_keypoints, get_layout, layout_for_joint_count, to_h36m
+from .safe_io import input_errors_only, read_npz
 
 OPENPOSE_SUFFIX = "_keypoints.json"
 
@@ -50,6 +51,7 @@ class KeypointSequence:
         return replace(self, keypoints=keypoints, confidence=confidence, layout="h36m")
 
 
+@input_errors_only
 def read_keypoints(path: str | Path, layout: str | None = None) -> KeypointSequence:
     """Read ``path``: an engine ``.npz``, a COCO keypoint JSON (results list or dataset dict), an
     OpenPose JSON file or a folder of OpenPose ``*_keypoints.json`` files (one per frame).
@@ -85,11 +87,7 @@ def read_keypoints(path: str | Path, layout: str | None = None) -> KeypointSeque
 
 
 def _read_npz(path: Path, layout: str | None) -> KeypointSequence:
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            data = {k: archive[k] for k in archive.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise InputError(f"{path}: cannot read as .npz ({exc})") from None
+    data = read_npz(path)
     if "keypoints" not in data:
         raise InputError(f"{path}: missing key 'keypoints' (found: {', '.join(sorted(data)) or 'none'})")
     keypoints = data["keypoints"]
@@ -137,10 +135,7 @@ def stored_fps(path: Path, value: np.ndarray) -> float:
 
 
 def _numeric(path: Path, key: str, value: np.ndarray) -> np.ndarray:
-    try:
-        return np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InputError(f"{path}: key '{key}' must be numeric, got {value.dtype}") from None
+    return real_array(value, f"{path}: key '{key}'")
 
 
 def _layout_for(path: Path, joints: int) -> str:
@@ -172,16 +167,24 @@ def _load_json(path: Path) -> object:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    except RecursionError:
+        raise InputError(f"{path}: JSON nested too deeply to be a keypoint file") from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise InputError(f"{path}: cannot read the JSON ({exc})") from None
 
 
 def _triplets(where: str, values: object, joints: int | None) -> np.ndarray:
     """``[x, y, v] * J`` -> ``(J, 3)`` float64; InputError naming ``where`` when malformed."""
     if not isinstance(values, list):
         raise InputError(f"{where} must be a list of numbers [x, y, v, ...], got {type(values).__name__}")
+    # Not np.array(values, float): it would turn true into 1.0 and "12" into 12.0 without a word.
+    odd = [v for v in values if type(v) not in (int, float)]
+    if odd:
+        raise InputError(f"{where} must hold numbers only, got {json.dumps(odd[0])[:40]}")
     try:
         array = np.array(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InputError(f"{where} must hold numbers only") from None
+    except OverflowError:
+        raise InputError(f"{where} holds a number too large for a float") from None
     if array.ndim != 1 or array.size % 3:
         raise InputError(f"{where} has {array.size} values; expected x, y, v for each joint (a multiple of 3)")
     if joints is not None and array.size != 3 * joints:

@@ -47,7 +47,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .inputs import InputError
+from .inputs import InputError, real_array
 from .skeleton import JOINT_NAMES, NUM_JOINTS
 
 # Confidence factors of the rules above (derived confidence = factor * weakest source).
@@ -201,10 +201,7 @@ def layout_for_joint_count(n: int) -> str:
 def check_keypoints(keypoints: object, confidence: object | None, layout: Layout) -> tuple[np.ndarray, np.ndarray]:
     """``(keypoints (N,J,2), confidence (N,J))`` as float64 for ``layout``; missing joints (NaN
     keypoint or confidence 0) come back as NaN with confidence 0. Raises InputError / LayoutError."""
-    try:
-        kp = np.array(keypoints, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"keypoints must be numeric: {exc}") from None
+    kp = real_array(keypoints, "keypoints", copy=True)
     J = layout.num_joints
     if kp.ndim != 3 or kp.shape[2] != 2 or kp.shape[1] != J:
         hint = ""
@@ -221,10 +218,7 @@ def check_keypoints(keypoints: object, confidence: object | None, layout: Layout
     if confidence is None:
         conf = np.ones((n, J))
     else:
-        try:
-            conf = np.array(confidence, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"confidence must be numeric: {exc}") from None
+        conf = real_array(confidence, "confidence", copy=True)
         if conf.shape != (n, J):
             raise InputError(f"confidence must have shape ({n}, {J}), got {conf.shape}")
         if np.isnan(conf).any():
