@@ -45,4 +45,4 @@ def test_sigterm_mid_run_ends_it_cleanly(tmp_path, tiny_prior_file):
     code, stderr = interrupted_run(tmp_path, tiny_prior_file, signal.SIGTERM)
     assert code == 143, stderr
     assert stderr.strip().splitlines()[-1] == "terminated by signal 15" and "Traceback" not in stderr, stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.npz", "tiny_prior.pt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.npz", "tiny_prior.npz"]

@@ -154,7 +154,7 @@ def test_bad_npz_exits_2_with_one_line_from_the_cli(tmp_path, tiny_prior_file, c
     assert code == 2 and len(err) == 1 and err[0].startswith("error: "), err
     for word in words:
         assert word in err[0], err[0]
-    assert src.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["in.npz", "tiny_prior.pt"]
+    assert src.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["in.npz", "tiny_prior.npz"]
 
 
 # ------------------------------------------------------------------------------------------- JSON
@@ -522,7 +522,7 @@ def test_a_write_that_fails_or_is_interrupted_leaves_nothing(tmp_path, clip, tin
     for word in words:
         assert word in err[0], err[0]
     assert out.read_bytes() == b"the user's earlier result"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.npz", "out.npz", "tiny_prior.pt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.npz", "out.npz", "tiny_prior.npz"]
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is put back
 
 
