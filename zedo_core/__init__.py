@@ -1,7 +1,7 @@
 """ZeDO: lift 2D human keypoints to 3D with a diffusion pose prior inside an optimisation loop.
 
     >>> from zedo_core import load_prior, lift, LiftConfig
-    >>> prior = load_prior()                       # the shipped prior, CUDA when present
+    >>> prior = load_prior()                       # the shipped prior: numpy, or CUDA where PyTorch has it
     >>> result = lift(prior, keypoints, K)         # keypoints (N,17,2) px, K (3,3) or (N,3,3)
     >>> result.poses3d                             # (N,17,3) metres, camera frame
 
@@ -13,9 +13,8 @@ imports Blender; see ``zedo_blender`` for the add-on.
 import importlib
 from typing import TYPE_CHECKING
 
-# Public name -> defining module. Imported on first use (PEP 562), so the torch-free parts
-# (layouts, keypoint files, joint names, skeleton) load without importing torch: the Blender
-# add-on draws its panels and reads files before anyone asks for a pose.
+# Public name -> defining module. Imported on first use (PEP 562), so importing the package is
+# cheap: the Blender add-on draws its panels and reads files before anyone asks for a pose.
 _EXPORTS = {
     "InputError": "inputs",
     "validate_inputs": "inputs",

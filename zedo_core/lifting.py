@@ -173,7 +173,7 @@ class LiftResult:
     chosen index is in ``selected``. ``hypotheses`` ``(N,S,17,3)`` holds every hypothesis,
     ``reprojection_error_px`` ``(N,S)`` their confidence-weighted reprojection errors and
     ``implausibility`` ``(N,S)`` the prior's score (lower is more plausible). Frames with fewer
-    than 4 visible joints are NaN and ``valid`` is False there.
+    than 4 visible joints, or whose optimisation diverged, are NaN and ``valid`` is False there.
     """
 
     poses3d: np.ndarray
@@ -546,11 +546,16 @@ def lift(
     implausibility = np.full((n_frames, S), np.nan, dtype=np.float32)
     implausibility[frames] = energies.reshape(len(frames), S)
     selected, poses3d = combine_hypotheses(hypotheses, reproj, implausibility, config.selection)
+    valid = inputs.valid & np.isfinite(poses3d).all(axis=(1, 2))
+    failed = np.flatnonzero(inputs.valid & ~valid)
+    if len(failed):
+        shown = ", ".join(str(f) for f in failed[:10]) + (", ..." if len(failed) > 10 else "")
+        warnings.warn(f"{len(failed)} frame(s) could not be lifted (the optimisation diverged) and come back as NaN: {shown}", stacklevel=2)
     return LiftResult(
         poses3d=poses3d,
         hypotheses=hypotheses,
         reprojection_error_px=reproj,
         implausibility=implausibility,
         selected=selected,
-        valid=inputs.valid.copy(),
+        valid=valid,
     )
