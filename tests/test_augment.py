@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import torch
+import pytest
 
-from training.augment import augmented_batch, canonical_poses, random_flip, random_view_rotations
-from zedo_core.skeleton import FLIP_PERMUTATION, LEFT_HIP, PARENTS, RIGHT_HIP
+torch = pytest.importorskip("torch")  # training needs PyTorch (the engine does not): imports below follow the skip
 
-from conftest import T_POSE
+from training.augment import augmented_batch, canonical_poses, random_flip, random_view_rotations  # noqa: E402
+from zedo_core.skeleton import FLIP_PERMUTATION, LEFT_HIP, PARENTS, RIGHT_HIP  # noqa: E402
+
+from conftest import T_POSE  # noqa: E402
 
 # The T-pose stood up in Human3.6M world axes (z up): camera (x, y, z) -> world (x, z, -y).
 WORLD_T_POSE = torch.tensor(T_POSE, dtype=torch.float64)[:, [0, 2, 1]] * torch.tensor([1.0, 1.0, -1.0], dtype=torch.float64)

@@ -1,10 +1,11 @@
-"""Camera geometry: rays, projection, the closed-form translation, ray projection, rotations."""
+"""Camera geometry: rays, projection, the closed-form translation, ray projection, rotations.
+
+On numpy arrays (the default backend); tests/test_backends.py checks torch tensors give the same."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from scipy.optimize import minimize
 
 from zedo_core.geometry import (
@@ -18,42 +19,46 @@ from zedo_core.geometry import (
     unit_rays,
 )
 
-K = torch.tensor([[1100.0, 0.0, 500.0], [0.0, 1050.0, 480.0], [0.0, 0.0, 1.0]], dtype=torch.float64)
+K = np.array([[1100.0, 0.0, 500.0], [0.0, 1050.0, 480.0], [0.0, 0.0, 1.0]])
 
 
-def _keypoints(batch: int, seed: int) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    return torch.rand(batch, 17, 2, generator=g, dtype=torch.float64) * 1000.0
+def _keypoints(batch: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).random((batch, 17, 2)) * 1000.0
 
 
 def test_unit_rays_are_unit_and_project_back():
     kp = _keypoints(3, 0)
-    Kb = K.expand(3, 3, 3)
-    rays = unit_rays(kp, torch.linalg.inv(Kb))
-    torch.testing.assert_close(rays.norm(dim=-1), torch.ones(3, 17, dtype=torch.float64))
+    Kb = np.broadcast_to(K, (3, 3, 3))
+    rays = unit_rays(kp, np.linalg.inv(Kb))
+    assert isinstance(rays, np.ndarray) and rays.dtype == np.float64 and rays.shape == (3, 17, 3)
+    np.testing.assert_allclose(np.linalg.norm(rays, axis=-1), np.ones((3, 17)), rtol=1e-12)
     assert (rays[..., 2] > 0).all()
     for depth in (0.5, 4.0):
-        torch.testing.assert_close(project(depth * rays, Kb), kp, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(project(depth * rays, Kb), kp, rtol=0, atol=1e-9)
 
 
 def test_project_pinhole():
-    points = torch.tensor([[[0.0, 0.0, 2.0], [1.0, -0.5, 4.0]]], dtype=torch.float64)
+    points = np.array([[[0.0, 0.0, 2.0], [1.0, -0.5, 4.0]]])
     uv = project(points, K[None])
-    expected = torch.tensor([[[500.0, 480.0], [500 + 1100 * 0.25, 480 - 1050 * 0.125]]], dtype=torch.float64)
-    torch.testing.assert_close(uv, expected)
+    expected = np.array([[[500.0, 480.0], [500 + 1100 * 0.25, 480 - 1050 * 0.125]]])
+    np.testing.assert_allclose(uv, expected, rtol=1e-12)
 
 
 def test_reprojection_error_weighted_mean_ignores_zero_weights():
-    pose = torch.tensor([[[0.0, 0.0, 2.0]] * 17], dtype=torch.float64)  # all at the principal point
-    kp = torch.full((1, 17, 2), 0.0, dtype=torch.float64) + torch.tensor([500.0, 480.0], dtype=torch.float64)
+    pose = np.array([[[0.0, 0.0, 2.0]] * 17])  # all at the principal point
+    kp = np.zeros((1, 17, 2)) + [500.0, 480.0]
     kp[0, 0, 0] += 3.0
     kp[0, 1, 1] += 4.0
     kp[0, 2] += 1000.0  # ignored: weight 0
-    w = torch.ones(1, 17, dtype=torch.float64)
+    w = np.ones((1, 17))
     w[0, 2] = 0.0
     w[0, 1] = 3.0
     err = reprojection_error_px(pose, kp, K[None], w)
+    assert err.shape == (1,)
     assert err.item() == pytest.approx((3.0 + 3.0 * 4.0) / 18.0)
+    # A zero-weight joint at infinity (NaN pixel distance) does not count either.
+    kp[0, 2] = np.nan
+    assert reprojection_error_px(pose, kp, K[None], w).item() == pytest.approx((3.0 + 3.0 * 4.0) / 18.0)
 
 
 def _objective(T: np.ndarray, pose: np.ndarray, rays: np.ndarray, w: np.ndarray) -> float:
@@ -85,94 +90,103 @@ def test_solve_translation_matches_brute_force(seed):
     pose, rays, w, T_true = _random_instance(seed)
     T_ref = _brute_force(pose, rays, w, T_true + 0.5)
     assert T_ref[2] > 0
-    T = solve_translation(torch.tensor(pose[None]), torch.tensor(rays[None]), torch.tensor(w[None]))
-    np.testing.assert_allclose(T[0].numpy(), T_ref, atol=1e-5)
+    T = solve_translation(pose[None], rays[None], w[None])
+    np.testing.assert_allclose(T[0], T_ref, atol=1e-5)
     # Zero-weight joints do not count: moving them changes nothing.
     moved = pose.copy()
     moved[w == 0] += 10.0
-    T_moved = solve_translation(torch.tensor(moved[None]), torch.tensor(rays[None]), torch.tensor(w[None]))
-    torch.testing.assert_close(T_moved, T)
+    T_moved = solve_translation(moved[None], rays[None], w[None])
+    np.testing.assert_allclose(T_moved, T, rtol=1e-7, atol=1e-9)
 
 
 def test_solve_translation_batched_and_keeps_dtype():
     instances = [_random_instance(s) for s in range(3)]
-    pose, rays, w = (torch.tensor(np.stack([inst[i] for inst in instances])) for i in range(3))
-    T = solve_translation(pose.float(), rays.float(), w.float())
-    assert T.dtype == torch.float32 and T.shape == (3, 3)
+    pose, rays, w = (np.stack([inst[i] for inst in instances]) for i in range(3))
+    T = solve_translation(pose.astype(np.float32), rays.astype(np.float32), w.astype(np.float32))
+    assert isinstance(T, np.ndarray) and T.dtype == np.float32 and T.shape == (3, 3)
     for b in range(3):
         T_single = solve_translation(pose[b : b + 1], rays[b : b + 1], w[b : b + 1])
-        torch.testing.assert_close(T[b].double(), T_single[0], rtol=1e-5, atol=1e-5)
+        assert T_single.dtype == np.float64
+        np.testing.assert_allclose(T[b].astype(np.float64), T_single[0], rtol=1e-5, atol=1e-5)
 
 
 def test_solve_translation_flips_solution_behind_camera():
     pose, rays, w, T_true = _random_instance(7, behind=True)
     T_ref = _brute_force(pose, rays, w, T_true + 0.5)
     assert T_ref[2] < 0
-    T = solve_translation(torch.tensor(pose[None]), torch.tensor(rays[None]), torch.tensor(w[None]))
-    np.testing.assert_allclose(T[0].numpy(), -T_ref, atol=1e-5)
+    T = solve_translation(pose[None], rays[None], w[None])
+    np.testing.assert_allclose(T[0], -T_ref, atol=1e-5)
 
 
 def test_project_onto_rays():
-    g = torch.Generator().manual_seed(4)
+    rng = np.random.default_rng(4)
     kp = _keypoints(2, 5)
-    Kb = K.expand(2, 3, 3)
-    rays = unit_rays(kp, torch.linalg.inv(Kb))
-    pose = torch.randn(2, 17, 3, generator=g, dtype=torch.float64) * 0.3
-    T = torch.tensor([[0.1, -0.2, 4.0], [-0.3, 0.1, 5.0]], dtype=torch.float64)
-    visible = torch.rand(2, 17, generator=g) > 0.3
+    Kb = np.broadcast_to(K, (2, 3, 3))
+    rays = unit_rays(kp, np.linalg.inv(Kb))
+    pose = rng.normal(size=(2, 17, 3)) * 0.3
+    T = np.array([[0.1, -0.2, 4.0], [-0.3, 0.1, 5.0]])
+    visible = rng.random((2, 17)) > 0.3
     assert visible.any() and (~visible).any()
 
     new = project_onto_rays(pose, T, rays, visible)
     before, after = pose + T[:, None], new + T[:, None]
     # Invisible joints unchanged.
-    torch.testing.assert_close(new[~visible], pose[~visible])
+    np.testing.assert_allclose(new[~visible], pose[~visible], rtol=0, atol=1e-15)
     # Visible joints lie on their rays: no perpendicular component, and reproject onto the keypoints.
-    perpendicular = after - (after * rays).sum(-1, keepdim=True) * rays
-    assert perpendicular[visible].abs().max() < 1e-12
-    torch.testing.assert_close(project(after, Kb)[visible], kp[visible], rtol=0, atol=1e-8)
+    perpendicular = after - (after * rays).sum(-1, keepdims=True) * rays
+    assert np.abs(perpendicular[visible]).max() < 1e-12
+    np.testing.assert_allclose(project(after, Kb)[visible], kp[visible], rtol=0, atol=1e-8)
     # Closest point: the move is perpendicular to the ray, and no other point of the ray is closer.
     move = after - before
-    assert (move * rays).sum(-1)[visible].abs().max() < 1e-12
+    assert np.abs((move * rays).sum(-1)[visible]).max() < 1e-12
     for delta in (-0.01, 0.01):
         other = after + delta * rays
-        assert ((other - before).norm(dim=-1) > move.norm(dim=-1))[visible].all()
+        assert (np.linalg.norm(other - before, axis=-1) > np.linalg.norm(move, axis=-1))[visible].all()
 
 
 @pytest.mark.parametrize("axis", ["x", "y", "z"])
 def test_rotation_matrices_rotate_about_axis(axis):
-    R = rotation_matrices(axis, torch.tensor([0.3, -1.2], dtype=torch.float64))
-    e = torch.zeros(3, dtype=torch.float64)
+    R = rotation_matrices(axis, np.array([0.3, -1.2]))
+    assert R.shape == (2, 3, 3)
+    e = np.zeros(3)
     e["xyz".index(axis)] = 1.0
-    torch.testing.assert_close(R @ e, e.expand(2, 3))
-    torch.testing.assert_close(torch.linalg.det(R), torch.ones(2, dtype=torch.float64))
+    np.testing.assert_allclose(R @ e, np.broadcast_to(e, (2, 3)), rtol=0, atol=1e-15)
+    np.testing.assert_allclose(np.linalg.det(R), np.ones(2), rtol=1e-12)
 
 
 def test_rotation_matrix_direction():
     """Right-handed: a quarter turn about z takes x to y."""
-    R = rotation_matrices("z", torch.tensor(np.pi / 2, dtype=torch.float64))
-    torch.testing.assert_close(R @ torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64), torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64))
+    R = rotation_matrices("z", np.array(np.pi / 2))
+    assert R.shape == (3, 3)
+    np.testing.assert_allclose(R @ np.array([1.0, 0.0, 0.0]), [0.0, 1.0, 0.0], rtol=0, atol=1e-15)
 
 
 def test_rotation_grid():
     yaw_steps, pitch, roll = 24, (-20.0, 0.0, 20.0, 40.0), (-90.0, -45.0, -20.0, 0.0, 20.0, 45.0, 90.0)
     R = rotation_grid(yaw_steps, pitch, roll)
+    assert isinstance(R, np.ndarray) and R.dtype == np.float64
     assert R.shape == (yaw_steps * len(pitch) * len(roll), 3, 3)
-    eye = torch.eye(3, dtype=torch.float64)
-    torch.testing.assert_close(R @ R.transpose(-1, -2), eye.expand_as(R))
-    torch.testing.assert_close(torch.linalg.det(R), torch.ones(R.shape[0], dtype=torch.float64))
-    assert ((R - eye).abs().amax(dim=(1, 2)) < 1e-12).sum() == 1
+    eye = np.eye(3)
+    np.testing.assert_allclose(R @ np.swapaxes(R, -1, -2), np.broadcast_to(eye, R.shape), rtol=0, atol=1e-14)
+    np.testing.assert_allclose(np.linalg.det(R), np.ones(R.shape[0]), rtol=1e-12)
+    assert (np.abs(R - eye).max(axis=(1, 2)) < 1e-12).sum() == 1
     # All candidates distinct.
     flat = R.reshape(R.shape[0], 9)
-    dist = torch.cdist(flat, flat) + 10 * torch.eye(R.shape[0], dtype=torch.float64)
+    dist = np.linalg.norm(flat[:, None] - flat[None], axis=-1) + 10 * np.eye(R.shape[0])
     assert dist.min() > 1e-3
 
 
-def test_rotation_grid_small():
+def test_rotation_grid_small_and_like():
     R = rotation_grid(4, (0.0,), (0.0,))
     assert R.shape == (4, 3, 3)
     # Yaw is about the camera's vertical (y): y is kept, quarter turns.
-    torch.testing.assert_close(R @ torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64), torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64).expand(4, 3))
-    torch.testing.assert_close(R[2], torch.diag(torch.tensor([-1.0, 1.0, -1.0], dtype=torch.float64)), atol=1e-12, rtol=0)
+    up = np.array([0.0, 1.0, 0.0])
+    np.testing.assert_allclose(R @ up, np.broadcast_to(up, (4, 3)), rtol=0, atol=1e-15)
+    np.testing.assert_allclose(R[2], np.diag([-1.0, 1.0, -1.0]), atol=1e-12, rtol=0)
+    # like= gives the array's kind and dtype.
+    R32 = rotation_grid(4, (0.0,), (0.0,), like=np.zeros(0, dtype=np.float32))
+    assert R32.dtype == np.float32
+    np.testing.assert_allclose(R32, R, rtol=0, atol=1e-7)
 
 
 def _pixel_objective(T, pose, kp, Kn, w):
@@ -185,20 +199,19 @@ def _pixel_objective(T, pose, kp, Kn, w):
 def test_refine_translation_px_minimises_pixel_error(seed):
     rng = np.random.default_rng(seed)
     pose, _, w, T_true = _random_instance(seed)
-    Kn = K.numpy()
     # Keypoints of a slightly different pose: no translation fits exactly.
-    uv = (pose + T_true + rng.normal(scale=0.03, size=(17, 3))) @ Kn.T
+    uv = (pose + T_true + rng.normal(scale=0.03, size=(17, 3))) @ K.T
     kp = uv[:, :2] / uv[:, 2:3]
-    args = (torch.tensor(pose[None]), torch.tensor(T_true[None] * [1.1, 0.9, 1.2]), torch.tensor(kp[None]), K[None], torch.tensor(w[None]))
-    T = refine_translation_px(*args, iterations=10)[0].numpy()
-    T_ref = minimize(_pixel_objective, T_true, args=(pose, kp, Kn, w), method="Nelder-Mead",
+    args = (pose[None], T_true[None] * [1.1, 0.9, 1.2], kp[None], K[None], w[None])
+    T = refine_translation_px(*args, iterations=10)[0]
+    T_ref = minimize(_pixel_objective, T_true, args=(pose, kp, K, w), method="Nelder-Mead",
                      options={"xatol": 1e-9, "fatol": 1e-12, "maxiter": 20000}).x
     np.testing.assert_allclose(T, T_ref, atol=1e-4)
-    assert _pixel_objective(T, pose, kp, Kn, w) <= _pixel_objective(T_ref, pose, kp, Kn, w) + 1e-6
+    assert _pixel_objective(T, pose, kp, K, w) <= _pixel_objective(T_ref, pose, kp, K, w) + 1e-6
 
 
 def test_refine_translation_px_keeps_an_exact_fit():
     pose, _, w, T_true = _random_instance(11)
-    kp = project(torch.tensor(pose + T_true)[None], K[None])
-    T = refine_translation_px(torch.tensor(pose[None]), torch.tensor(T_true[None]), kp, K[None], torch.tensor(w[None]))
-    np.testing.assert_allclose(T[0].numpy(), T_true, atol=1e-9)
+    kp = project((pose + T_true)[None], K[None])
+    T = refine_translation_px(pose[None], T_true[None], kp, K[None], w[None])
+    np.testing.assert_allclose(T[0], T_true, atol=1e-9)

@@ -8,9 +8,9 @@ import pytest
 from training.evaluate import action_name, build_samples
 from training.h36m import TEST_SUBJECTS, TRAIN_SUBJECTS, load_cameras, load_poses, project
 from zedo_core.lifting import LiftConfig, lift
-from zedo_core.metrics import mpjpe
+from zedo_core.metrics import mpjpe  # noqa: E402
 
-from conftest import project_np
+from conftest import project_np  # noqa: E402
 
 
 @pytest.fixture(scope="module")

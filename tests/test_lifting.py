@@ -1,4 +1,5 @@
-"""The lifting loop with a tiny random-weight prior: shapes, equivalences, determinism, callbacks."""
+"""The lifting loop with a tiny random-weight prior (numpy backend): shapes, equivalences,
+determinism, callbacks. tests/test_backends.py checks the torch backend gives the same poses."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import warnings
 
 import numpy as np
 import pytest
-import torch
 
 from zedo_core.geometry import rotation_grid
 from zedo_core.inputs import InputError
@@ -54,8 +54,8 @@ def test_prior_selection_picks_the_most_plausible_hypothesis(tiny_prior, camera_
     config = LiftConfig(hypotheses=10, iterations=5, selection="prior")
     result = lift(tiny_prior, kp, K, config=config)
     assert result.implausibility.shape == (3, 10) and np.isfinite(result.implausibility).all()
-    flat = torch.as_tensor(result.hypotheses.reshape(30, 17, 3))
-    expected = tiny_prior.implausibility(flat, config.selection_t).numpy().reshape(3, 10)
+    flat = result.hypotheses.reshape(30, 17, 3)
+    expected = tiny_prior.implausibility(flat, config.selection_t).reshape(3, 10)
     np.testing.assert_allclose(result.implausibility, expected, rtol=1e-4, atol=1e-6)
     np.testing.assert_array_equal(result.selected, result.implausibility.argmin(axis=1))
     np.testing.assert_array_equal(result.poses3d, result.hypotheses[np.arange(3), result.selected])
@@ -64,10 +64,12 @@ def test_prior_selection_picks_the_most_plausible_hypothesis(tiny_prior, camera_
 def test_implausibility_is_translation_invariant_and_zero_where_no_noise_is_seen(tiny_prior):
     poses = tiny_prior.initial_poses[10]
     score = tiny_prior.implausibility(poses)
+    assert isinstance(score, np.ndarray) and score.dtype == np.float32
     assert score.shape == (10,) and (score > 0).all()
-    torch.testing.assert_close(tiny_prior.implausibility(poses + torch.tensor([0.3, -0.1, 4.0])), score)
-    noise = tiny_prior.predict_noise(poses, torch.full((10,), 0.05))
-    torch.testing.assert_close(score, noise.square().sum(dim=(1, 2)))
+    moved = poses + np.array([0.3, -0.1, 4.0], dtype=np.float32)
+    np.testing.assert_allclose(tiny_prior.implausibility(moved), score, rtol=1.3e-6, atol=1e-5)
+    noise = tiny_prior.predict_noise(poses, np.full((10,), 0.05, dtype=np.float32))
+    np.testing.assert_allclose(score, (noise * noise).sum(axis=(1, 2)), rtol=1.3e-6, atol=1e-5)
 
 
 def test_shared_and_per_frame_K_give_identical_results(tiny_prior, camera_data):
@@ -154,11 +156,11 @@ def test_initial_poses_codebooks_and_seeded_draws(tiny_prior):
     largest = tiny_prior.initial_poses[200]
     a, b = initial_poses(tiny_prior, 3, seed=0), initial_poses(tiny_prior, 3, seed=0)
     assert a.shape == (3, 17, 3)
-    torch.testing.assert_close(a, b)
+    np.testing.assert_array_equal(a, b)
     draws = {tuple(initial_poses(tiny_prior, 3, seed=s)[:, 5, 0].tolist()) for s in range(5)}
     assert len(draws) > 1  # the seed matters
     for row in a:  # every start pose is one of the largest codebook's
-        assert (largest - row).abs().amax(dim=(1, 2)).min() == 0
+        assert np.abs(largest - row).max(axis=(1, 2)).min() == 0
     assert initial_poses(tiny_prior, 250, seed=0).shape == (250, 17, 3)  # more than the codebook: with replacement
 
 
@@ -168,7 +170,7 @@ def test_lift_with_count_outside_codebooks_uses_seed(tiny_prior, camera_data):
     b = lift(tiny_prior, kp, K, config=LiftConfig(hypotheses=3, iterations=0, seed=0))
     assert_same_result(a, b)
     assert a.hypotheses.shape == (2, 3, 17, 3)
-    seeds = [s for s in range(5) if not torch.equal(initial_poses(tiny_prior, 3, s), initial_poses(tiny_prior, 3, 0))]
+    seeds = [s for s in range(5) if not np.array_equal(initial_poses(tiny_prior, 3, s), initial_poses(tiny_prior, 3, 0))]
     c = lift(tiny_prior, kp, K, config=LiftConfig(hypotheses=3, iterations=0, seed=seeds[0]))
     assert not np.array_equal(a.hypotheses, c.hypotheses)
 
@@ -177,8 +179,9 @@ def test_progress_reports_every_iteration_of_every_chunk(tiny_prior, camera_data
     _, K, kp = camera_data(3)
     calls = []
     lift(tiny_prior, kp, K, config=LiftConfig(hypotheses=2, iterations=4, chunk_size=4), progress=lambda d, t: calls.append((d, t)))
-    # 6 rows in chunks of 4 -> 2 chunks x 4 iterations.
-    assert calls == [(d, 8) for d in range(1, 9)]
+    # 6 rows in chunks of 4 -> 2 chunks, each a start search (counted as iterations // 2 = 2 units,
+    # one batch of rows here) and 4 iterations: total 2 x (2 + 4).
+    assert calls == [(d, 12) for d in (2, 3, 4, 5, 6, 8, 9, 10, 11, 12)]
 
 
 def test_should_cancel_before_start(tiny_prior, camera_data):
@@ -195,11 +198,11 @@ def test_should_cancel_between_iterations(tiny_prior, camera_data):
 
     def cancel() -> bool:
         polls.append(1)
-        return len(polls) >= 3  # the poll before the start, then after iterations 1 and 2
+        return len(polls) >= 4  # the poll before the start, after the start search, after iterations 1 and 2
 
     with pytest.raises(LiftCancelled):
         lift(tiny_prior, kp, K, config=LiftConfig(iterations=10), progress=lambda d, t: calls.append(d), should_cancel=cancel)
-    assert calls == [1, 2]
+    assert calls == [5, 6, 7]  # the search counts as 10 // 2 units, then one per iteration
 
 
 @pytest.mark.parametrize("override, expected", [b[1:] for b in BAD_INPUTS], ids=[b[0] for b in BAD_INPUTS])
@@ -237,11 +240,11 @@ def test_initial_search_recovers_a_grid_rotation_of_the_template(tiny_prior):
     """Exact 2D of the template turned by one of the grid's rotations: with no iterations the
     search alone must find that rotation and the translation (reprojection error ~0)."""
     cfg = LiftConfig(iterations=0, start_pool=1, yaw_steps=24, pitch_deg=(-20.0, 0.0, 20.0, 40.0), roll_deg=(-45.0, 0.0, 20.0, 45.0, 90.0))
-    grid = rotation_grid(cfg.yaw_steps, cfg.pitch_deg, cfg.roll_deg).numpy()
+    grid = rotation_grid(cfg.yaw_steps, cfg.pitch_deg, cfg.roll_deg)
     n_pitch, n_roll = len(cfg.pitch_deg), len(cfg.roll_deg)
     # (yaw, pitch, roll) indices: 75 deg, 20, 20; 255 deg, 40, 90; the identity.
     picks = [(y * n_pitch + p) * n_roll + r for y, p, r in [(5, 2, 2), (17, 3, 4), (0, 1, 1)]]
-    template = tiny_prior.initial_poses[1][0].double().numpy()
+    template = tiny_prior.initial_poses[1][0].astype(np.float64)
     poses = np.stack([template @ grid[k].T + [0.2, -0.1, 4.5] for k in picks])
     K = np.array([[1100.0, 0.0, 500.0], [0.0, 1100.0, 500.0], [0.0, 0.0, 1.0]])
     result = lift(tiny_prior, project_np(poses, K), K, config=cfg)
@@ -276,7 +279,7 @@ def test_start_pool_without_its_codebook_searches_the_largest_smaller_one(tiny_p
     with pytest.warns(UserWarning, match=r"no codebook of 40 start poses .* searching its 10"):
         forty = lift(tiny_prior, kp, K, config=LiftConfig(iterations=0, start_pool=40))
     np.testing.assert_array_equal(forty.poses3d, ten.poses3d)
-    no_single = PosePrior(tiny_prior.network, tiny_prior.sde, {10: tiny_prior.initial_poses[10]})
+    no_single = PosePrior(tiny_prior.members, tiny_prior.sde, {10: tiny_prior.initial_poses[10]})
     with pytest.raises(ValueError, match="start_pool=5 is smaller than every codebook"):
         lift(no_single, kp, K, config=LiftConfig(iterations=0, start_pool=5))
 
@@ -292,7 +295,7 @@ def test_adam_reference_start(tiny_prior, camera_data):
     np.testing.assert_allclose(project_np(result.poses3d[:, 0].astype(np.float64), K), kp[:, 0], atol=1e-2)
     assert ((result.poses3d[:, 0, 2] >= 1.5) & (result.poses3d[:, 0, 2] <= 6.0)).all()
     # Only rotated about z: depths relative to the pelvis are the template's.
-    template = tiny_prior.initial_poses[1][0].numpy()
+    template = tiny_prior.initial_poses[1][0]
     rel = result.poses3d - result.poses3d[:, :1]
     np.testing.assert_allclose(rel[..., 2], np.broadcast_to(template[:, 2], (2, 17)), atol=1e-5)
     with pytest.raises(ValueError, match="initial_search"):
@@ -336,11 +339,12 @@ def test_loop_schedule_with_a_zero_noise_network(tiny_prior):
     1 + dt * beta(t_i) / 2 about the pelvis. From an exact start, re-solving the translation keeps
     the 2D fit exact, so the answer is the start scaled by the product of those factors over the
     schedule t_i = linspace(t_max, t_min, n) with dt = step_budget / n (or step_size)."""
-    net = tiny_prior.network
-    net.output.weight.data.zero_()
-    net.output.bias.data.zero_()
-    grid = rotation_grid(24, (0.0,), (0.0,)).numpy()
-    start = tiny_prior.initial_poses[1][0].double().numpy() @ grid[3].T + [0.1, -0.2, 4.0]
+    (net,) = tiny_prior.members
+    net.params["output.weight"][:] = 0.0
+    net.params["output.bias"][:] = 0.0
+    assert not tiny_prior.predict_noise(tiny_prior.initial_poses[10], np.full(10, 0.1, dtype=np.float32)).any()
+    grid = rotation_grid(24, (0.0,), (0.0,))
+    start = tiny_prior.initial_poses[1][0].astype(np.float64) @ grid[3].T + [0.1, -0.2, 4.0]
     K = np.array([[1100.0, 0.0, 500.0], [0.0, 1100.0, 500.0], [0.0, 0.0, 1.0]])
     kp = project_np(start[None], K)
     # (With a warm-up longer than one iteration the fixed translation would bend the scaling.)
@@ -351,7 +355,7 @@ def test_loop_schedule_with_a_zero_noise_network(tiny_prior):
         )
         result = lift(tiny_prior, kp, K, config=config)
         dt = step_size if step_size is not None else 0.7 / n
-        factor = np.prod([1 + dt * 0.5 * tiny_prior.sde.beta(torch.tensor(t)).item() for t in np.linspace(0.12, 0.01, n)])
+        factor = np.prod([1 + dt * 0.5 * tiny_prior.sde.beta(t) for t in np.linspace(0.12, 0.01, n)])
         np.testing.assert_allclose(result.poses3d[0], factor * start, atol=1e-4)
         assert result.reprojection_error_px.max() < 0.01
 
@@ -363,7 +367,7 @@ def test_loop_calls_the_prior_on_the_documented_schedule(tiny_prior, camera_data
     original = tiny_prior.denoise
 
     def spy(poses, t, dt):
-        calls.append((t, dt, poses[:, 0].abs().max().item()))
+        calls.append((t, dt, np.abs(poses[:, 0]).max().item()))
         return original(poses, t, dt)
 
     monkeypatch.setattr(tiny_prior, "denoise", spy)
@@ -395,7 +399,7 @@ def test_loop_rays_follow_the_focal_continuation(tiny_prior, camera_data, monkey
     original = lifting.project_onto_rays
 
     def spy(pose, translation, rays, visible):
-        seen.append(rays[0, 16].clone())
+        seen.append(rays[0, 16].copy())
         return original(pose, translation, rays, visible)
 
     monkeypatch.setattr(lifting, "project_onto_rays", spy)
@@ -405,6 +409,60 @@ def test_loop_rays_follow_the_focal_continuation(tiny_prior, camera_data, monkey
         K_s = K.copy()
         K_s[0, 0] *= scale
         K_s[1, 1] *= scale
-        expected = unit_rays(torch.tensor(kp[:1]), torch.linalg.inv(torch.tensor(K_s)))[0, 16]
-        np.testing.assert_allclose(ray.numpy(), expected.numpy(), atol=1e-6)
+        expected = unit_rays(kp[:1], np.linalg.inv(K_s))[0, 16]
+        np.testing.assert_allclose(ray, expected, atol=1e-6)
     assert result.reprojection_error_px.max() < 50.0  # measured against the true camera
+
+
+def test_progress_covers_the_start_search_and_is_monotonic(tiny_prior, camera_data):
+    """With the pooled search (200 start poses x 72 rotations) 4 rows fit in one search batch: 10
+    frames take 3 batches, each reported, before the iterations; the count never goes back and
+    ends at the total announced in every call."""
+    _, K, kp = camera_data(10)
+    config = LiftConfig(iterations=6)
+    calls = []
+    lift(tiny_prior, kp, K, config=config, progress=lambda d, t: calls.append((d, t)))
+    total = 1 * (config.iterations // 2 + config.iterations)  # one window
+    done = [d for d, _ in calls]
+    assert {t for _, t in calls} == {total}
+    assert all(a <= b for a, b in zip(done, done[1:]))
+    assert done[-1] == total and 0 <= done[0]
+    assert done == [1, 2, 3, 4, 5, 6, 7, 8, 9]  # 3 search batches (3 * rows_done // 10), then 6 iterations
+    # Several windows: each adds its search and its iterations.
+    calls.clear()
+    lift(tiny_prior, kp, K, config=LiftConfig(iterations=6, chunk_size=4), progress=lambda d, t: calls.append((d, t)))
+    done = [d for d, _ in calls]
+    assert {t for _, t in calls} == {3 * 9} and done[-1] == 3 * 9
+    assert all(a <= b for a, b in zip(done, done[1:]))
+    # No iterations: the search alone (one unit); the reference Adam start reports once when done.
+    calls.clear()
+    lift(tiny_prior, kp[:2], K, config=LiftConfig(iterations=0), progress=lambda d, t: calls.append((d, t)))
+    assert calls == [(1, 1)]
+    calls.clear()
+    adam = LiftConfig(iterations=4, initial_search="adam")
+    lift(tiny_prior, kp[:2], K, config=adam, progress=lambda d, t: calls.append((d, t)))
+    assert calls == [(d, 6) for d in range(2, 7)]
+
+
+def test_cancel_during_the_start_search_stops_before_the_next_batch(tiny_prior, camera_data, monkeypatch):
+    """A cancel requested while the start search runs takes effect after the current batch of rows:
+    no further batch is searched and the loop never starts."""
+    import zedo_core.initialization as initialization
+
+    _, K, kp = camera_data(40)  # 10 search batches of 4 rows
+    batches, denoised, progress = [], [], []
+    original_refine = initialization.refine_translation_px
+
+    def count_batches(*args, **kwargs):
+        batches.append(1)
+        return original_refine(*args, **kwargs)
+
+    monkeypatch.setattr(initialization, "refine_translation_px", count_batches)
+    monkeypatch.setattr(tiny_prior, "denoise", lambda *a: denoised.append(1))
+    with pytest.raises(LiftCancelled):
+        lift(
+            tiny_prior, kp, K, config=LiftConfig(iterations=10),
+            progress=lambda d, t: progress.append(d), should_cancel=lambda: len(progress) > 0,
+        )
+    assert len(batches) == 1 and not denoised
+    assert progress == [0]  # 5 units * 4 / 40 rows searched, rounded down

@@ -1,4 +1,5 @@
-"""The subVP SDE: closed forms, perturbation statistics and the reverse Euler step."""
+"""The subVP SDE: closed forms, perturbation statistics and the reverse Euler step (numpy arrays;
+tests/test_backends.py checks torch tensors give the same)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import math
 
 import numpy as np
 import pytest
-import torch
 from scipy.integrate import quad
 
 from zedo_core.sde import SubVPSDE
@@ -46,7 +46,7 @@ def test_defaults(sde):
 
 @pytest.mark.parametrize("t", TIMES)
 def test_closed_forms(sde, t):
-    tt = torch.tensor([t], dtype=torch.float64)
+    tt = np.array([t])
     assert sde.beta(tt).item() == pytest.approx(beta_np(t), rel=1e-12)
     assert sde.integrated_beta(tt).item() == pytest.approx(int_beta_np(t), rel=1e-10)
     assert sde.mean_coeff(tt).item() == pytest.approx(mean_np(t), rel=1e-12)
@@ -56,62 +56,67 @@ def test_closed_forms(sde, t):
 
 def test_std_accurate_at_tiny_t(sde):
     """expm1 keeps the relative precision where 1 - exp(-x) would cancel."""
-    t = torch.tensor([1e-9], dtype=torch.float64)
+    t = np.array([1e-9])
     assert sde.std(t).item() == pytest.approx(BMIN * 1e-9, rel=1e-6)
-    assert sde.std(t.float()).item() == pytest.approx(BMIN * 1e-9, rel=1e-4)
+    std32 = sde.std(t.astype(np.float32))
+    assert std32.dtype == np.float32
+    assert std32.item() == pytest.approx(BMIN * 1e-9, rel=1e-4)
+    # Python floats work too.
+    assert sde.std(1e-9) == pytest.approx(BMIN * 1e-9, rel=1e-6)
 
 
 def test_perturb_matches_formula_and_broadcasts(sde):
-    g = torch.Generator().manual_seed(0)
-    x0 = torch.randn(4, 17, 3, generator=g, dtype=torch.float64)
-    noise = torch.randn(4, 17, 3, generator=g, dtype=torch.float64)
-    t = torch.tensor([0.01, 0.1, 0.5, 1.0], dtype=torch.float64)
+    g = np.random.default_rng(0)
+    x0 = g.standard_normal((4, 17, 3))
+    noise = g.standard_normal((4, 17, 3))
+    t = np.array([0.01, 0.1, 0.5, 1.0])
     out = sde.perturb(x0, t, noise)
+    assert out.shape == (4, 17, 3)
     for i, ti in enumerate(t.tolist()):
         expected = mean_np(ti) * x0[i] + std_np(ti) * noise[i]
-        torch.testing.assert_close(out[i], expected, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(out[i], expected, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("t", [0.05, 0.3, 0.8])
 def test_perturb_monte_carlo_statistics(sde, t):
     n = 200_000
-    g = torch.Generator().manual_seed(1)
-    x0 = torch.tensor([[0.5, -0.2, 1.0]], dtype=torch.float64).expand(n, 3)
-    xt = sde.perturb(x0, torch.full((n,), t, dtype=torch.float64), torch.randn(n, 3, generator=g, dtype=torch.float64))
+    g = np.random.default_rng(1)
+    x0 = np.broadcast_to(np.array([[0.5, -0.2, 1.0]]), (n, 3))
+    xt = sde.perturb(x0, np.full((n,), t), g.standard_normal((n, 3)))
     s = std_np(t)
     # Standard error of the mean is s / sqrt(n); of the std about s / sqrt(2n). Allow 5 of them.
-    np.testing.assert_allclose(xt.mean(0).numpy(), mean_np(t) * x0[0].numpy(), atol=5 * s / math.sqrt(n))
-    np.testing.assert_allclose(xt.std(0).numpy(), s, atol=5 * s / math.sqrt(2 * n))
+    np.testing.assert_allclose(xt.mean(0), mean_np(t) * x0[0], atol=5 * s / math.sqrt(n))
+    np.testing.assert_allclose(xt.std(0, ddof=1), s, atol=5 * s / math.sqrt(2 * n))
 
 
 def test_reverse_euler_step_formula(sde):
-    g = torch.Generator().manual_seed(2)
-    x = torch.randn(5, 17, 3, generator=g, dtype=torch.float64)
-    z = torch.randn(5, 17, 3, generator=g, dtype=torch.float64)
-    t = torch.tensor([0.01, 0.03, 0.1, 0.5, 1.0], dtype=torch.float64)
+    g = np.random.default_rng(2)
+    x = g.standard_normal((5, 17, 3))
+    z = g.standard_normal((5, 17, 3))
+    t = np.array([0.01, 0.03, 0.1, 0.5, 1.0])
     dt = 1e-3
     out = sde.reverse_euler_step(x, t, z, dt)
+    assert out.shape == (5, 17, 3)
     for i, ti in enumerate(t.tolist()):
         expected = x[i] + dt * 0.5 * beta_np(ti) * x[i] - dt * g2_np(ti) * z[i] / std_np(ti)
-        torch.testing.assert_close(out[i], expected, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(out[i], expected, rtol=1e-9, atol=1e-12)
 
 
 def _run_reverse(sde: SubVPSDE, s: float, noise_scale: float, steps: int = 1000, t0: float = 0.1):
     """Start from the exact marginal N(0, v(t0)) of data N(0, s^2) and take Euler steps down to t=0
     with the exact noise prediction times ``noise_scale``. Returns (initial var, final var)."""
-    g = torch.Generator().manual_seed(3)
-    x = torch.randn(1000, 1, generator=g, dtype=torch.float64)
+    x = np.random.default_rng(3).standard_normal((1000, 1))
     # The steps are linear in x: rescale the sample to the exact marginal variance.
     v_start = mean_np(t0) ** 2 * s**2 + std_np(t0) ** 2
-    x = x / x.std() * math.sqrt(v_start)
+    x = x / x.std(ddof=1) * math.sqrt(v_start)
     dt = t0 / steps
     for k in range(steps):
-        t = torch.full((x.shape[0],), t0 - k * dt, dtype=torch.float64)
+        t = np.full((x.shape[0],), t0 - k * dt)
         tt = t[:, None]
         var = sde.mean_coeff(tt) ** 2 * s**2 + sde.std(tt) ** 2
         z_hat = sde.std(tt) * x / var  # exact: score = -x / var = -z_hat / std
         x = sde.reverse_euler_step(x, t, noise_scale * z_hat, dt)
-    return v_start, x.var().item()
+    return v_start, x.var(ddof=1).item()
 
 
 @pytest.mark.parametrize("s", [0.1, 1.0])

@@ -1,10 +1,10 @@
-"""Video mode: the temporal smoother, video lifting with the tiny prior, the sequence metrics."""
+"""Video mode: the temporal smoother, video lifting with the tiny prior, the sequence metrics (numpy;
+tests/test_backends.py checks the smoother on torch tensors)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from zedo_core.lifting import LiftConfig, lift
 from zedo_core.metrics import acceleration_error
@@ -53,9 +53,13 @@ def test_quadratic_fit_keeps_a_parabola_and_the_linear_one_does_not():
 def test_zero_sigma_is_the_identity_and_types_are_kept():
     x = linear_track() + np.random.default_rng(1).normal(scale=0.01, size=(30, 17, 3))
     np.testing.assert_array_equal(smooth_trajectories(x, 0.0), x)
-    assert isinstance(smooth_trajectories(x, 1.0), np.ndarray)
-    out = smooth_trajectories(torch.as_tensor(x, dtype=torch.float32), 1.0)
-    assert isinstance(out, torch.Tensor) and out.dtype == torch.float32
+    assert isinstance(smooth_trajectories(x, 1.0), np.ndarray) and smooth_trajectories(x, 1.0).dtype == np.float64
+    out = smooth_trajectories(x.astype(np.float32), 1.0)
+    assert isinstance(out, np.ndarray) and out.dtype == np.float32
+    np.testing.assert_allclose(out, smooth_trajectories(x, 1.0), rtol=0, atol=1e-5)
+    listed = smooth_trajectories(x.tolist(), 1.0)  # a nested list is read as an array
+    assert isinstance(listed, np.ndarray)
+    np.testing.assert_array_equal(listed, smooth_trajectories(x, 1.0))
 
 
 def test_missing_frames_and_gaps_stay_missing_and_do_not_disturb_a_line():
@@ -101,9 +105,16 @@ def test_segments_never_see_each_other():
 
 
 def test_running_median_ignores_nan_and_bad_shapes_raise():
-    x = torch.tensor([1.0, 100.0, 3.0, float("nan"), 5.0]).reshape(5, 1, 1)
+    x = np.array([1.0, 100.0, 3.0, np.nan, 5.0]).reshape(5, 1, 1)
     med = running_median(x, 1)[:, 0, 0]
-    assert med[1] == 3.0 and torch.isfinite(med).all()
+    assert med[1] == 3.0 and np.isfinite(med).all()
+    # Even counts take the mean of the two middle values (as numpy); windows of NaN only are NaN.
+    np.testing.assert_array_equal(med, [50.5, 3.0, 51.5, 4.0, 5.0])
+    np.testing.assert_array_equal(running_median(x, 0), x)
+    gap = np.array([1.0, np.nan, np.nan, np.nan, 2.0]).reshape(5, 1, 1)
+    np.testing.assert_array_equal(running_median(gap, 1)[:, 0, 0], [1.0, 1.0, np.nan, 2.0, 2.0])
+    # Segments keep their medians apart.
+    np.testing.assert_array_equal(running_median(x, 1, segments=np.array([0, 0, 1, 1, 1]))[:, 0, 0], [50.5, 50.5, 3.0, 4.0, 5.0])
     with pytest.raises(ValueError, match="shape"):
         smooth_trajectories(np.zeros((5, 3)), 1.0)
     with pytest.raises(ValueError, match="segments"):

@@ -30,7 +30,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from training.h36m import TEST_SUBJECTS, load_cameras, load_detections, load_poses, project
 from zedo_core.layouts import to_h36m

@@ -96,7 +96,7 @@ class PosePrior:
     def to(self, device: str = "cpu", backend: str | None = None) -> "PosePrior":
         """This prior on ``device`` (``"auto"``, ``"cpu"``, ``"cuda"``...): numpy on the CPU unless
         ``backend="torch"`` is asked for; torch on CUDA. Returns a new prior."""
-        device = resolve_device(device)
+        device = "cpu" if backend == "numpy" and device == "auto" else resolve_device(device)
         backend = backend or ("numpy" if device == "cpu" else "torch")
         if backend not in ("numpy", "torch"):
             raise ValueError(f"backend must be 'numpy' or 'torch', got {backend!r}")
