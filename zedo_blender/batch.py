@@ -2,6 +2,13 @@
 
     blender -b --python zedo_blender/batch.py -- --input IN --output OUT.blend [--bvh OUT.bvh] [--fbx OUT.fbx]
     python -m zedo_blender.batch --input IN --output OUT.blend ...        (with the bpy module)
+    ... --retarget-to RIG.blend [--retarget-armature NAME] [--bone-map MAP.json]
+
+``--retarget-to`` appends the user's armature (with the objects it deforms) from RIG.blend into
+the output and bakes the motion onto it as a new action (see ``zedo_blender.retarget``); the
+armature is found by the built-in bone maps (Rigify, Mixamo, Unreal) unless named. The BVH is
+written Y up (``--bvh-up z`` for Blender's Z up); the FBX's first key is at time 0, so Blender's
+FBX import puts it back on the first frame.
 
 Several ``--input`` groups convert one after another; the options after each ``--input`` belong
 to it, options before the first ``--input`` apply to all. Every input is read and checked before
@@ -26,6 +33,8 @@ if __package__ in (None, ""):  # run as a script by Blender: import the package 
 import bpy  # noqa: E402
 import numpy as np  # noqa: E402
 
+from . import bone_maps, retarget  # noqa: E402
+from .bvh import write_bvh  # noqa: E402
 from .engine import EstimateSettings, engine_module, estimate  # noqa: E402
 from .result import apply_motion  # noqa: E402
 
@@ -44,6 +53,10 @@ class Job:
     fov: float | None
     image_size: tuple[int, int] | None
     actor_height: float | None
+    retarget_to: Path | None = None
+    retarget_armature: str | None = None
+    bone_map: Path | None = None
+    bvh_up: str = "Y"
 
 
 def _global_parser() -> argparse.ArgumentParser:
@@ -58,6 +71,10 @@ def _global_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-foot-lock", action="store_true", help="keep the feet as lifted (default: planted feet are pinned, no sliding)"
     )
+    parser.add_argument(
+        "--bvh-up", choices=("y", "z"), default="y",
+        help="up axis of the BVH (default y: what Blender's BVH import and most tools expect; z: Blender's axes)",
+    )
     _add_job_options(parser)
     return parser
 
@@ -71,6 +88,17 @@ def _add_job_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--image-size", type=int, nargs=2, metavar=("W", "H"), default=None)
     parser.add_argument("--actor-height", type=float, default=None, help="actor's standing height in metres")
+    parser.add_argument(
+        "--retarget-to", type=Path, default=None, metavar="RIG.blend",
+        help="also bake the motion onto the armature in this .blend (appended into the output)",
+    )
+    parser.add_argument(
+        "--retarget-armature", default=None, metavar="NAME", help="the armature in --retarget-to (when it holds several)"
+    )
+    parser.add_argument(
+        "--bone-map", type=Path, default=None, metavar="MAP.json",
+        help="JSON bone map for --retarget-to (default: the built-in map that fits: Rigify, Mixamo or Unreal names)",
+    )
 
 
 def _job_parser() -> argparse.ArgumentParser:
@@ -111,13 +139,24 @@ def parse_args(argv: list[str]) -> tuple[EstimateSettings, list[Job]]:
             Job(
                 input=part.input, output=part.output, bvh=part.bvh, fbx=part.fbx, layout=pick("layout"),
                 focal=pick("focal"), fov=pick("fov"), image_size=tuple(pick("image_size")) if pick("image_size") else None,
-                actor_height=pick("actor_height"),
+                actor_height=pick("actor_height"), retarget_to=pick("retarget_to"),
+                retarget_armature=pick("retarget_armature"), bone_map=pick("bone_map"), bvh_up=common.bvh_up.upper(),
             )
         )
     outputs = [p for job in jobs for p in (job.output, job.bvh, job.fbx) if p is not None]
     if len({p.resolve() for p in outputs}) != len(outputs):
         raise BatchError("two outputs have the same path")
     return settings, jobs
+
+
+@dataclass
+class RetargetTarget:
+    """The armature to retarget onto, found in a .blend before any conversion starts."""
+
+    path: Path
+    armature: str
+    objects: list[str]  # the armature first, then the objects it moves (parented or deformed)
+    bone_map: bone_maps.BoneMap
 
 
 @dataclass
@@ -128,6 +167,98 @@ class PreparedInput:
     image_size: tuple[int, int]
     fps: float | None
     camera: str = ""  # where K came from (printed)
+    target: RetargetTarget | None = None
+
+
+def _read_bone_map(path: Path) -> bone_maps.BoneMap:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise BatchError(f"--bone-map {path}: cannot be read ({error.strerror or error})") from None
+    try:
+        return bone_maps.parse_bone_map(text, str(path))
+    except bone_maps.BoneMapError as error:
+        raise BatchError(str(error)) from None
+
+
+def find_target(job: Job) -> RetargetTarget:
+    """The armature of ``job.retarget_to`` to retarget onto, with its bone map; raises
+    :class:`BatchError` naming the file and what is wrong. Reads the file by linking it, then
+    removes the link again."""
+    path = job.retarget_to
+    if path.suffix.lower() != ".blend":
+        raise BatchError(f"--retarget-to {path}: must be a .blend file")
+    if not path.is_file():
+        raise BatchError(f"--retarget-to {path}: no such file")
+    user_map = _read_bone_map(job.bone_map) if job.bone_map is not None else None
+    before = set(bpy.data.libraries)
+    try:
+        with bpy.data.libraries.load(str(path), link=True) as (source, linked):
+            linked.objects = list(source.objects)
+    except (OSError, RuntimeError) as error:
+        raise BatchError(f"--retarget-to {path}: cannot be read as a .blend file ({error})") from None
+    try:
+        objects = [o for o in linked.objects if o is not None]
+        armatures = {o.name: o for o in objects if o.type == "ARMATURE"}
+        if not armatures:
+            raise BatchError(f"--retarget-to {path}: has no armature")
+        listed = ", ".join(sorted(armatures))
+        if job.retarget_armature is not None:
+            if job.retarget_armature not in armatures:
+                raise BatchError(f"--retarget-armature {job.retarget_armature}: no armature of that name in {path} (armatures: {listed})")
+            names = [job.retarget_armature]
+        else:
+            names = sorted(armatures)
+        fits: dict[str, bone_maps.BoneMap] = {}
+        problems = []
+        for name in names:
+            bones = armatures[name].data.bones.keys()
+            if user_map is not None:
+                try:
+                    user_map.check(bones, name)
+                    fits[name] = user_map
+                except bone_maps.BoneMapError as error:
+                    problems.append(str(error))
+            else:
+                found = bone_maps.detect(bones)
+                if found is not None:
+                    fits[name] = found
+        if not fits:
+            if user_map is not None:
+                raise BatchError(f"--retarget-to {path}: {problems[0]}")
+            raise BatchError(
+                f"--retarget-to {path}: no built-in bone map (Rigify, Mixamo, Unreal) fits armature(s) {', '.join(names)}: "
+                "pass --bone-map MAP.json"
+            )
+        if len(fits) > 1:
+            raise BatchError(f"--retarget-to {path}: {len(fits)} armatures fit ({', '.join(fits)}): pass --retarget-armature NAME")
+        (name, found_map), = fits.items()
+        rig = armatures[name]
+
+        def moved_by_rig(obj) -> bool:
+            parent = obj.parent
+            while parent is not None:
+                if parent == rig:
+                    return True
+                parent = parent.parent
+            return any(m.type == "ARMATURE" and m.object == rig for m in getattr(obj, "modifiers", ()))
+
+        children = [o.name for o in objects if o != rig and moved_by_rig(o)]
+        return RetargetTarget(path, name, [name] + children, found_map)
+    finally:
+        for library in set(bpy.data.libraries) - before:
+            bpy.data.libraries.remove(library)
+
+
+def append_target(target: RetargetTarget, scene: bpy.types.Scene) -> bpy.types.Object:
+    """Append the armature (and the objects it moves) into ``scene``, in a collection of its own."""
+    with bpy.data.libraries.load(str(target.path), link=False) as (_, appended):
+        appended.objects = list(target.objects)
+    collection = bpy.data.collections.new(target.armature)
+    scene.collection.children.link(collection)
+    for obj in appended.objects:
+        collection.objects.link(obj)
+    return appended.objects[0]
 
 
 def prepare(job: Job) -> PreparedInput:
@@ -172,18 +303,37 @@ def prepare(job: Job) -> PreparedInput:
         image_size = (int(round(2 * K0[0, 2])), int(round(2 * K0[1, 2])))
     if job.actor_height is not None and not job.actor_height > 0:
         raise BatchError(f"--actor-height must be positive, got {job.actor_height}")
-    return PreparedInput(sequence.keypoints, sequence.confidence, K, tuple(int(v) for v in image_size), sequence.fps, camera)
+    if job.retarget_to is None and (job.retarget_armature is not None or job.bone_map is not None):
+        raise BatchError("--retarget-armature and --bone-map need --retarget-to RIG.blend")
+    target = find_target(job) if job.retarget_to is not None else None
+    return PreparedInput(
+        sequence.keypoints, sequence.confidence, K, tuple(int(v) for v in image_size), sequence.fps, camera, target
+    )
 
 
-def _atomic(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
-    try:
+class _Staged:
+    """Outputs written under temporary names and moved into place together once all are written:
+    a failed run leaves existing files as they were."""
+
+    def __init__(self) -> None:
+        self.files: list[tuple[Path, Path]] = []
+
+    def write(self, path: Path, write) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+        self.files.append((tmp, path))
         write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+
+    def commit(self) -> None:
+        for tmp, path in self.files:
+            os.replace(tmp, path)
+        self.files.clear()
+
+    def discard(self) -> None:
+        for tmp, _ in self.files:
+            if tmp.exists():
+                tmp.unlink()
+        self.files.clear()
 
 
 def convert(job: Job, prepared: PreparedInput, settings: EstimateSettings, log=print) -> None:
@@ -213,19 +363,36 @@ def convert(job: Job, prepared: PreparedInput, settings: EstimateSettings, log=p
     )
     scene.frame_end = scene.frame_start + len(prepared.keypoints) - 1
     scene.camera = result.camera
+    # The FBX take runs over the action's (manual) frame range, from time 0: Blender's FBX import
+    # puts time 0 on frame 1, so the keys come back on the frames they were keyed on.
+    result.action.use_frame_range = True
+    result.action.frame_start, result.action.frame_end = scene.frame_start, scene.frame_end
+    fps = scene.render.fps / scene.render.fps_base
     for obj in bpy.context.view_layer.objects:
         obj.select_set(obj == result.armature)
     bpy.context.view_layer.objects.active = result.armature
-    _atomic(job.output, lambda p: bpy.ops.wm.save_as_mainfile(filepath=str(p), copy=True))
-    if job.bvh:
-        _atomic(job.bvh, lambda p: bpy.ops.export_anim.bvh(
-            filepath=str(p), frame_start=scene.frame_start, frame_end=scene.frame_end, rotate_mode="NATIVE"))
-    if job.fbx:
-        _atomic(job.fbx, lambda p: bpy.ops.export_scene.fbx(
-            filepath=str(p), use_selection=True, object_types={"ARMATURE"}, add_leaf_bones=False, bake_anim=True,
-            bake_anim_use_nla_strips=False, bake_anim_use_all_actions=False))
+    staged = _Staged()
+    try:
+        if job.bvh:
+            staged.write(job.bvh, lambda p: write_bvh(p, result.armature, fps, job.bvh_up, (scene.frame_start, scene.frame_end)))
+        if job.fbx:  # before the retarget, so the FBX holds the ZeDO rig's action alone
+            staged.write(job.fbx, lambda p: bpy.ops.export_scene.fbx(
+                filepath=str(p), use_selection=True, object_types={"ARMATURE"}, add_leaf_bones=False, bake_anim=True,
+                bake_anim_use_nla_strips=False, bake_anim_use_all_actions=True, bake_anim_force_startend_keying=True))
+        retargeted = ""
+        if prepared.target is not None:
+            target = append_target(prepared.target, scene)
+            try:
+                done = retarget.retarget(bpy.context, result.armature, target, prepared.target.bone_map)
+            except (retarget.RetargetError, bone_maps.BoneMapError) as error:
+                raise BatchError(f"--retarget-to {prepared.target.path}: {error}") from None
+            retargeted = f", retargeted onto '{target.name}' ({done.bone_map.name} map, scale {done.scale:.2f})"
+        staged.write(job.output, lambda p: bpy.ops.wm.save_as_mainfile(filepath=str(p), copy=True))
+        staged.commit()
+    finally:
+        staged.discard()
     written = ", ".join(str(p) for p in (job.output, job.bvh, job.fbx) if p)
-    log(f"  {job.input.name}: {result.keyed_frames} frames keyed, height {result.height_m:.2f} m -> {written}")
+    log(f"  {job.input.name}: {result.keyed_frames} frames keyed, height {result.height_m:.2f} m{retargeted} -> {written}")
 
 
 def main(argv: list[str] | None = None) -> int:
