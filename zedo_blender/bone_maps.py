@@ -13,7 +13,7 @@ other rig gets a JSON bone map (a file, or a text block in the .blend)::
     }
 
 ``bones``: ZeDO bone -> target bone, or a chain of target bones (parent first) that shares the
-rotation (spines, necks). ``Hips`` is required: it carries the root motion. ``LeftFoot`` /
+rotation (spines, necks); "" or null leaves a bone unmapped. ``Hips`` is required: it carries the root motion. ``LeftFoot`` /
 ``RightFoot`` (no ZeDO bone of their own) name feet that are kept level, turned with the leg.
 ``ends`` (optional): the target bone whose head ends a segment, where the bone's own tail does
 not (rigs imported from FBX often point their bones elsewhere); by default the head of the bone
@@ -111,6 +111,9 @@ def parse_bone_map(text: str, origin: str) -> BoneMap:
     if not isinstance(data["bones"], dict):
         raise BoneMapError(f"{origin}: 'bones' must be an object of ZeDO bone -> target bone(s)")
     for key, value in data["bones"].items():
+        if value in ("", None, []):  # left empty (a template's unmapped bone)
+            source_name(key)
+            continue
         chain = (value,) if isinstance(value, str) else value
         if not isinstance(chain, (list, tuple)) or not chain or not all(isinstance(v, str) and v for v in chain):
             raise BoneMapError(f"{origin}: '{key}' must name a target bone or a list of target bones, got {value!r}")
