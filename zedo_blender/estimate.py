@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import bpy
 import numpy as np
 
-from .engine import EstimateSettings, estimate, torch_missing_reason
+from .engine import EstimateSettings, estimate, load_prior, torch_missing_reason
 from .result import SceneResult, apply_motion
 from .skeleton import JOINT_LABELS
 from .engine import engine_module
@@ -41,6 +41,8 @@ class EstimateRequest:
         lifting = None
         if progress is not None:
             progress(0, 1, "Loading the pose prior")
+            load_prior(self.settings.device)  # once per session; estimate() reuses it
+            progress(0, 1, "Lifting to 3D")
 
             def lifting(done: int, total: int) -> None:
                 progress(done, total, "Lifting to 3D")

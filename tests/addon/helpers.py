@@ -90,3 +90,65 @@ def make_a_pose_rig(name: str = "character", rename=lambda n: "mixamorig:" + n, 
             edit.parent = data.edit_bones[rename(parent)]
     bpy.ops.object.mode_set(mode="OBJECT")
     return obj
+
+
+class RecordingLayout:
+    """Stands in for ``UILayout`` in background mode; checks every property the panel draws exists
+    and records what is drawn: ``label TEXT`` / ``prop NAME`` entries in ``log``, each label's icon
+    in ``icons`` and the names of properties drawn greyed out (``active = False``) in ``inactive``."""
+
+    def __init__(self, log: list[str], icons: dict | None = None, inactive: set | None = None, parent=None) -> None:
+        object.__setattr__(self, "log", log)
+        object.__setattr__(self, "icons", {} if icons is None else icons)
+        object.__setattr__(self, "inactive", set() if inactive is None else inactive)
+        object.__setattr__(self, "parent", parent)
+        object.__setattr__(self, "active", True)
+
+    def _is_active(self) -> bool:
+        return self.active and (self.parent is None or self.parent._is_active())
+
+    def _check(self, data, name: str) -> None:
+        assert name in data.bl_rna.properties, f"{type(data).__name__} has no property {name!r}"
+
+    def prop(self, data, name, **kwargs):
+        self._check(data, name)
+        self.log.append(f"prop {name}")
+        if not self._is_active():
+            self.inactive.add(name)
+
+    def prop_search(self, data, name, search_data, search_name, **kwargs):
+        self._check(data, name)
+        self._check(search_data, search_name)
+        self.log.append(f"prop_search {name}" + (f" {kwargs['text']}" if "text" in kwargs else ""))
+
+    def template_ID(self, data, name, **kwargs):
+        self._check(data, name)
+
+    def operator(self, idname, **kwargs):
+        module, name = idname.split(".")
+        assert hasattr(getattr(bpy.ops, module), name), idname
+        self.log.append(f"operator {idname}")
+
+    def label(self, text="", icon="NONE", **kwargs):
+        self.log.append(f"label {text}")
+        self.icons[text] = icon
+
+    def progress(self, **kwargs):
+        self.log.append("progress")
+
+    def __getattr__(self, name):  # row(), column(), box(), split()...: nested layouts
+        return lambda *args, **kwargs: RecordingLayout(self.log, self.icons, self.inactive, self)
+
+    def __setattr__(self, name, value):
+        object.__setattr__(self, name, value)
+
+
+def draw_panel(draw=None):
+    """Draw a panel body (default: the estimate panel) on a :class:`RecordingLayout`:
+    ``(log, icons, inactive)``."""
+    from zedo_blender import ui
+
+    log: list[str] = []
+    layout = RecordingLayout(log)
+    (draw or ui.draw_estimate_ui)(layout, bpy.context)
+    return log, layout.icons, layout.inactive

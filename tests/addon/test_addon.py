@@ -10,8 +10,8 @@ import pytest
 from bpy_extras.object_utils import world_to_camera_view
 from mathutils import Vector
 
-from addon.helpers import EXAMPLE, data_counts, make_clip
-from zedo_blender import estimate, ui
+from addon.helpers import EXAMPLE, data_counts, draw_panel, make_clip
+from zedo_blender import estimate
 from zedo_blender.jobs import EngineJob
 from zedo_blender.result import apply_motion
 from zedo_blender.skeleton import BONE_NAMES, BONES, JOINT_NAMES
@@ -28,70 +28,12 @@ def test_register_unregister_twice():
         assert not hasattr(bpy.types, "ZEDO_PT_clip_estimate")
 
 
-class RecordingLayout:
-    """Stands in for ``UILayout`` in background mode; checks every property the panel draws exists
-    and records what is drawn: ``label TEXT`` / ``prop NAME`` entries in ``log``, each label's icon
-    in ``icons`` and the names of properties drawn greyed out (``active = False``) in ``inactive``."""
-
-    def __init__(self, log: list[str], icons: dict | None = None, inactive: set | None = None, parent=None) -> None:
-        object.__setattr__(self, "log", log)
-        object.__setattr__(self, "icons", {} if icons is None else icons)
-        object.__setattr__(self, "inactive", set() if inactive is None else inactive)
-        object.__setattr__(self, "parent", parent)
-        object.__setattr__(self, "active", True)
-
-    def _is_active(self) -> bool:
-        return self.active and (self.parent is None or self.parent._is_active())
-
-    def _check(self, data, name: str) -> None:
-        assert name in data.bl_rna.properties, f"{type(data).__name__} has no property {name!r}"
-
-    def prop(self, data, name, **kwargs):
-        self._check(data, name)
-        self.log.append(f"prop {name}")
-        if not self._is_active():
-            self.inactive.add(name)
-
-    def prop_search(self, data, name, search_data, search_name, **kwargs):
-        self._check(data, name)
-        self._check(search_data, search_name)
-        self.log.append(f"prop_search {name}" + (f" {kwargs['text']}" if "text" in kwargs else ""))
-
-    def template_ID(self, data, name, **kwargs):
-        self._check(data, name)
-
-    def operator(self, idname, **kwargs):
-        module, name = idname.split(".")
-        assert hasattr(getattr(bpy.ops, module), name), idname
-        self.log.append(f"operator {idname}")
-
-    def label(self, text="", icon="NONE", **kwargs):
-        self.log.append(f"label {text}")
-        self.icons[text] = icon
-
-    def progress(self, **kwargs):
-        self.log.append("progress")
-
-    def __getattr__(self, name):  # row(), column(), box(), split()...: nested layouts
-        return lambda *args, **kwargs: RecordingLayout(self.log, self.icons, self.inactive, self)
-
-    def __setattr__(self, name, value):
-        object.__setattr__(self, name, value)
-
-
-def _draw(draw=None):
-    log: list[str] = []
-    layout = RecordingLayout(log)
-    (draw or ui.draw_estimate_ui)(layout, bpy.context)
-    return log, layout.icons, layout.inactive
-
-
 def test_panel_draws_and_explains_why_it_cannot_run(empty_scene, tmp_path):
-    log, icons, _ = _draw()
+    log, icons, _ = draw_panel()
     assert "label Choose the movie clip with the person's tracks" in log
     assert icons["Choose the movie clip with the person's tracks"] == "INFO"
     empty_scene.zedo.clip = make_clip(tmp_path, (640, 480))
-    log, icons, inactive = _draw()
+    log, icons, inactive = draw_panel()
     assert sum(entry.startswith("prop_search track_") for entry in log) == 17
     assert any(entry.startswith("label No tracks yet") for entry in log)
     assert "operator zedo.estimate_pose" in log
@@ -108,10 +50,10 @@ def test_panel_draws_and_explains_why_it_cannot_run(empty_scene, tmp_path):
     clip.tracking.objects.active.tracks.new(name="left_knee", frame=1)
     empty_scene.zedo.track_left_knee = "left_knee"
     empty_scene.zedo.track_left_elbow = "no such track"
-    log, icons, _ = _draw()
+    log, icons, _ = draw_panel()
     assert icons["No track named as mapped for: Left Elbow"] == "ERROR"  # an error to fix
     bpy.context.window_manager.zedo_run.running = True
-    log, _, _ = _draw()
+    log, _, _ = draw_panel()
     bpy.context.window_manager.zedo_run.running = False
     assert "progress" in log and "operator zedo.estimate_pose" not in log
 
@@ -153,7 +95,7 @@ def test_import_takes_the_files_camera_and_frame_rate(empty_scene, tmp_path, exa
     choice = estimate.choose_camera(empty_scene.zedo)
     assert choice.calibrated and choice.source == "file"
     np.testing.assert_allclose(choice.K, example["K"] / [[2], [2], [1]], rtol=1e-5)
-    log, icons, inactive = _draw()
+    log, icons, inactive = draw_panel()
     label = "From the file (walking_example.npz): focal length 750 px"
     assert icons[label] == "CAMERA_DATA" and "field_of_view" in inactive and "ERROR" not in icons.values()
     camera.focal_length_pixels = 800.0  # calibrated by the user since

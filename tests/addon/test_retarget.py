@@ -9,7 +9,7 @@ import bpy
 import numpy as np
 import pytest
 
-from addon.helpers import UNREAL_NAMES, make_a_pose_rig
+from addon.helpers import UNREAL_NAMES, draw_panel, make_a_pose_rig
 from tools.rigify_rig import make_rigify_rig
 from zedo_blender import bone_maps, retarget
 from zedo_blender.animation import assigned_fcurves
@@ -248,3 +248,32 @@ def test_source_must_be_a_keyed_zedo_rig(rigify_scene):
     source.animation_data.action = None
     with pytest.raises(retarget.RetargetError, match="has no keyed motion"):
         retarget.retarget(bpy.context, source, rig)
+
+
+def test_panel_operator_retargets_with_a_bone_map_text(empty_scene, example):
+    from zedo_blender import ui
+
+    source = _walk(example)
+    target = make_a_pose_rig("character", lambda n: "mixamorig:" + n)
+    settings = empty_scene.zedo
+    assert not bpy.ops.zedo.retarget.poll()
+    settings.retarget_source, settings.retarget_target = source, target
+    log, icons, _ = draw_panel(ui.draw_retarget_ui)
+    assert icons["Mixamo map: 16 of 16 ZeDO bones placed"] == "INFO" and "operator zedo.retarget" in log
+    assert bpy.ops.zedo.retarget() == {"FINISHED"}
+    first = target.animation_data.action
+    assert first.name == "walk rig on character"
+    # A bone map text to edit: the detected map, as JSON.
+    assert bpy.ops.zedo.new_bone_map() == {"FINISHED"}
+    text = settings.bone_map_text
+    assert settings.bone_map == "TEXT" and json.loads(text.as_string())["bones"]["LeftArm"] == "mixamorig:LeftArm"
+    text.from_string(text.as_string().replace('"mixamorig:Head"', '"mixamorig:Skull"'))
+    log, icons, _ = draw_panel(ui.draw_retarget_ui)
+    message = "bone map 'Mixamo': bone 'mixamorig:Skull' (for Head) is not in armature 'character'"
+    assert icons[message] == "ERROR"
+    with pytest.raises(RuntimeError, match="mixamorig:Skull"):
+        bpy.ops.zedo.retarget()
+    assert target.animation_data.action == first  # nothing changed
+    text.from_string(text.as_string().replace('"mixamorig:Skull"', '"mixamorig:Head"'))
+    assert bpy.ops.zedo.retarget() == {"FINISHED"}
+    assert target.animation_data.action != first and first.use_fake_user
