@@ -5,6 +5,10 @@ rest pose, applied to the target bone's own rest orientation after aligning the 
 (the whole body first, then each limb by the shortest turn that lays the target's rest segment
 on the ZeDO one). So a limb of the target points where the ZeDO limb points, and no twist about
 the limb appears, however the two rigs roll their bones or whatever their rest poses (T or A).
+Where the target's rest limb is bent, its upper arm (thigh) is also turned about its length so
+the elbow (knee) bends about the target's own hinge. The neck and head follow how far the ZeDO
+neck and head leave a neutral carriage (the ZeDO bones run through the nose, not along the neck).
+Spines and necks mapped to several bones share the turn. Feet are kept level, turned with the leg.
 The pelvis position follows the ZeDO pelvis, scaled by the ratio of leg lengths, and is lifted or
 lowered on each frame so the lower ankle is as high above the ground as the ZeDO one (scaled).
 
@@ -30,6 +34,13 @@ ORIENTED = ("Hips", "Spine")  # fully oriented ZeDO bones (pelvis and chest); th
 SOURCE_PARENT = {b.name: b.parent for b in BONES}
 LEGS = (("LeftUpLeg", "LeftLeg"), ("RightUpLeg", "RightLeg"))
 HINGES = LEGS + (("LeftArm", "LeftForeArm"), ("RightArm", "RightForeArm"))
+# The ZeDO Neck (thorax -> nose) and Head (nose -> head top) bones do not run along the neck and
+# the head: the nose sits in front of the head. Their directions in the chest frame (x: the body's
+# left, y: its back, z: up the spine) for a neutral head carriage: the median over Human3.6M's
+# training subjects' upright actions (tools/neutral_head.py; about 42 degrees forward and 30
+# back). The target's rest neck and head are matched to these, so a target does not hang its
+# head 40 degrees forward; lateral components are left out (the body is symmetric).
+NEUTRAL_HEAD = {"Neck": (0.0, -0.669, 0.743), "Head": (0.0, 0.489, 0.870)}
 MIN_REST_BEND_DEG = 1.0
 # The test rotation for probing which bone carries which: a generic axis, 40 degrees.
 _PROBE_AXIS, _PROBE_ANGLE = (0.36, 0.48, 0.8), 0.7
@@ -267,9 +278,17 @@ class RetargetSolution:
     scale: float  # target size / ZeDO size (leg lengths)
 
 
-def _source_parent_rotation(motion: SourceMotion, source: str) -> np.ndarray:
-    parent = SOURCE_PARENT.get(source)
-    return motion.rotation(parent if parent else source)
+def source_rotations(motion: SourceMotion) -> dict[str, np.ndarray]:
+    """``(N, 3, 3)`` world rotation of every ZeDO bone to hand on to the target: since its rest
+    pose, except for ``Neck`` and ``Head``, whose rotations are taken from their neutral carriage
+    (:data:`NEUTRAL_HEAD`), each relative to its parent's."""
+    rotations = {name: motion.rotation(name) for name in BONE_NAMES}
+    for name, neutral in NEUTRAL_HEAD.items():
+        parent = rotations[SOURCE_PARENT[name]]
+        direction = _unit(motion.tail(name) - motion.head(name))
+        local = (np.swapaxes(parent, -1, -2) @ direction[..., None])[..., 0]
+        rotations[name] = parent @ _swing(np.broadcast_to(_unit(np.array(neutral)), local.shape), local)
+    return rotations
 
 
 def _body_frame(pelvis: np.ndarray, neck: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -356,22 +375,23 @@ def solve(motion: SourceMotion, model: TargetModel, bone_map: BoneMap) -> Retarg
     n = len(motion.frames)
     rt = model.rotation_world
     body = _alignment(motion, model, bone_map)
+    rotations = source_rotations(motion)
     world_rotation: dict[str, np.ndarray] = {}  # (N, 3, 3) desired rotation, target armature space
     for source, chain in bone_map.bones.items():
         k = len(chain)
         for i, name in enumerate(chain, 1):
             rest_world = rt @ _rot(model.rest[name])
             if source in FEET:
-                delta, align = yaw_of(motion.rotation(FOOT_OF_LEG[source])), body
-            elif k > 1 or source in ORIENTED:
-                parent = _source_parent_rotation(motion, source)
-                delta = rotation_power(motion.rotation(source) @ np.swapaxes(parent, -1, -2), i / k) @ parent
-                align = body
+                delta, align = yaw_of(rotations[FOOT_OF_LEG[source]]), body
+            elif k > 1 or source in ORIENTED or source in NEUTRAL_HEAD:
+                parent = rotations[SOURCE_PARENT[source] or source]
+                delta = rotation_power(rotations[source] @ np.swapaxes(parent, -1, -2), i / k) @ parent
+                align = body  # the target's rest neck and head stand for the neutral carriage
             else:
                 target_dir = _unit(rt @ (model.ends[name] - model.rest[name][:3, 3]))
                 source_dir = _unit(motion.tail(source, False) - motion.head(source, False))
                 align = _swing(body @ target_dir, source_dir) @ body
-                delta = motion.rotation(source)
+                delta = rotations[source]
             world_rotation[name] = rt.T @ delta @ align @ rest_world
 
     for upper, lower in HINGES:
@@ -558,13 +578,15 @@ class RetargetCheck:
     ankles_target: np.ndarray  # (N, 2)
 
 
-DIRECTION_BONES = tuple(b.name for b in BONES if b.name not in ORIENTED)
+# Compared by check(): the limbs and shoulders (Neck and Head are matched to a neutral carriage,
+# not to their directions, see NEUTRAL_HEAD).
+DIRECTION_BONES = tuple(b.name for b in BONES if b.name not in ORIENTED and b.name not in NEUTRAL_HEAD)
 
 
 def check(context: bpy.types.Context, source, target, bone_map: BoneMap, frames) -> RetargetCheck:
     """Evaluate both rigs in Blender (``frame_set``, constraints and drivers included) at
-    ``frames`` and compare: each mapped ZeDO limb's direction with its target segment's (head of
-    the target bone to its segment end), and the ankles' heights."""
+    ``frames`` and compare: each mapped ZeDO limb's (and shoulder's) direction with its target
+    segment's (head of the target bone to its segment end), and the ankles' heights."""
     scene = context.scene
     current = scene.frame_current
     segments = [s for s in DIRECTION_BONES if s in bone_map.bones and len(bone_map.bones[s]) == 1]
