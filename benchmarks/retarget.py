@@ -11,7 +11,9 @@ Rigify's deform bones, so the figures do not depend on how the retarget drives t
 - limb directions: the angle between each ZeDO limb bone (upper arm, forearm, thigh, shin) and
   the Rigify segment over the same joints (``DEF-upper_arm.L`` head to ``DEF-forearm.L`` head...);
 - feet heights: the ankles' heights above the ground (ZeDO ``LeftLeg`` tail, Rigify
-  ``DEF-foot.L`` head).
+  ``DEF-foot.L`` head);
+- foot sliding: on the frames where a ZeDO ankle is planted (within 3 cm of its lowest height and
+  moving less than 1 cm a frame), how far the ankles move horizontally per frame on either rig.
 
 Prints median / 90th percentile / max per limb and over all limbs and frames, and the issue's
 done-when (median < 10 deg, 90th percentile < 25 deg, feet heights within 15 cm).
@@ -59,7 +61,7 @@ def measure(blend: Path) -> dict:
     zedo = next(o for o in armatures if all(name in o.data.bones for name in BONE_NAMES))
     rigify = next(o for o in armatures if "DEF-upper_arm.L" in o.data.bones)
     scene = bpy.context.scene
-    angles, heights_zedo, heights_rigify = [], [], []
+    angles, heights_zedo, heights_rigify, ankles_zedo, ankles_rigify = [], [], [], [], []
     for frame in range(scene.frame_start, scene.frame_end + 1):
         scene.frame_set(frame)
         zw, rw, zp, rp = zedo.matrix_world, rigify.matrix_world, zedo.pose.bones, rigify.pose.bones
@@ -69,10 +71,17 @@ def measure(blend: Path) -> dict:
             b = np.array(rw @ rp[second].head) - np.array(rw @ rp[first].head)
             row.append(np.degrees(np.arccos(np.clip(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)), -1.0, 1.0))))
         angles.append(row)
-        heights_zedo.append([(zw @ zp[name].tail).z for name in ANKLES])
-        heights_rigify.append([(rw @ rp[bone].head).z for bone in ANKLES.values()])
+        ankles_zedo.append([np.array(zw @ zp[name].tail) for name in ANKLES])
+        ankles_rigify.append([np.array(rw @ rp[bone].head) for bone in ANKLES.values()])
+        heights_zedo.append([a[2] for a in ankles_zedo[-1]])
+        heights_rigify.append([a[2] for a in ankles_rigify[-1]])
     angles = np.array(angles)
     feet = np.abs(np.array(heights_rigify) - np.array(heights_zedo))
+    ankles_zedo, ankles_rigify = np.array(ankles_zedo), np.array(ankles_rigify)  # (N, 2, 3)
+    speed_zedo = np.linalg.norm(np.diff(ankles_zedo[..., :2], axis=0), axis=-1)
+    speed_rigify = np.linalg.norm(np.diff(ankles_rigify[..., :2], axis=0), axis=-1)
+    low = ankles_zedo[1:, :, 2] < ankles_zedo[..., 2].min(axis=0) + 0.03
+    planted = low & (speed_zedo < 0.01)
     per_limb = {
         name: {"median_deg": float(np.median(angles[:, i])), "p90_deg": float(np.percentile(angles[:, i], 90)),
                "max_deg": float(angles[:, i].max())}
@@ -87,6 +96,8 @@ def measure(blend: Path) -> dict:
         "all_limbs": {"median_deg": float(np.median(angles)), "p90_deg": float(np.percentile(angles, 90)),
                       "max_deg": float(angles.max())},
         "feet_height_difference_m": {"median": float(np.median(feet)), "max": float(feet.max())},
+        "planted_ankle_frames": int(planted.sum()),
+        "planted_ankle_speed_m_per_frame": {"zedo": float(speed_zedo[planted].mean()), "rigify": float(speed_rigify[planted].mean())},
         "feet_height_zedo_min_m": float(np.min(heights_zedo)),
         "feet_height_rigify_min_m": float(np.min(heights_rigify)),
     }
@@ -125,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     total, feet = figures["all_limbs"], figures["feet_height_difference_m"]
     print(f"{'all limbs':14s} {total['median_deg']:8.2f} {total['p90_deg']:8.2f} {total['max_deg']:8.2f}")
     print(f"feet heights: |Rigify - ZeDO| median {100 * feet['median']:.1f} cm, max {100 * feet['max']:.1f} cm")
+    sliding = figures["planted_ankle_speed_m_per_frame"]
+    print(f"planted ankles ({figures['planted_ankle_frames']} foot-frames) move {100 * sliding['zedo']:.2f} cm/frame on the "
+          f"ZeDO rig, {100 * sliding['rigify']:.2f} cm/frame on the Rigify rig")
     passed = (total["median_deg"] < DONE_WHEN["median_deg"] and total["p90_deg"] < DONE_WHEN["p90_deg"]
               and feet["max"] < DONE_WHEN["feet_m"])
     figures["done_when"] = {**DONE_WHEN, "passed": bool(passed)}
