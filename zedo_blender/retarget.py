@@ -26,7 +26,7 @@ import numpy as np
 from mathutils import Matrix, Quaternion
 
 from .animation import ActionWriter, action_frame_range, quaternion_matrices, sample_pose
-from .bone_maps import FEET, FOOT_OF_LEG, ROOT, BoneMap, BoneMapError
+from .bone_maps import FEET, FOOT_OF_LEG, ROOT, BoneMap
 from .motion import _frame, _swing, _unit, continuous_quaternions, matrices_to_quaternions
 from .skeleton import BONE_NAMES, BONES
 
@@ -372,26 +372,25 @@ def _bend_about_hinge(world_rotation: dict, model: TargetModel, bone_map: BoneMa
 
 def solve(motion: SourceMotion, model: TargetModel, bone_map: BoneMap) -> RetargetSolution:
     """The bases of the mapped target bones that reproduce ``motion`` (see the module doc)."""
-    n = len(motion.frames)
     rt = model.rotation_world
     body = _alignment(motion, model, bone_map)
-    rotations = source_rotations(motion)
+    zedo = source_rotations(motion)
     world_rotation: dict[str, np.ndarray] = {}  # (N, 3, 3) desired rotation, target armature space
     for source, chain in bone_map.bones.items():
         k = len(chain)
         for i, name in enumerate(chain, 1):
             rest_world = rt @ _rot(model.rest[name])
             if source in FEET:
-                delta, align = yaw_of(rotations[FOOT_OF_LEG[source]]), body
+                delta, align = yaw_of(zedo[FOOT_OF_LEG[source]]), body
             elif k > 1 or source in ORIENTED or source in NEUTRAL_HEAD:
-                parent = rotations[SOURCE_PARENT[source] or source]
-                delta = rotation_power(rotations[source] @ np.swapaxes(parent, -1, -2), i / k) @ parent
+                parent = zedo[SOURCE_PARENT[source] or source]
+                delta = rotation_power(zedo[source] @ np.swapaxes(parent, -1, -2), i / k) @ parent
                 align = body  # the target's rest neck and head stand for the neutral carriage
             else:
                 target_dir = _unit(rt @ (model.ends[name] - model.rest[name][:3, 3]))
                 source_dir = _unit(motion.tail(source, False) - motion.head(source, False))
                 align = _swing(body @ target_dir, source_dir) @ body
-                delta = rotations[source]
+                delta = zedo[source]
             world_rotation[name] = rt.T @ delta @ align @ rest_world
 
     for upper, lower in HINGES:
@@ -443,14 +442,11 @@ def solve(motion: SourceMotion, model: TargetModel, bone_map: BoneMap) -> Retarg
     pelvis = pelvis_target_rest + scale * (pelvis_source - pelvis_source_rest)
     if legs:
         posed, _ = pose(pelvis)
-        ankles = np.stack(
-            [
-                _apply(model.world, _apply(posed[bone_map.bones[shin][-1]], _apply(np.linalg.inv(model.rest[bone_map.bones[shin][-1]]), model.ends[bone_map.bones[shin][-1]])))
-                for _, shin in legs
-            ],
-            1,
-        )
-        ankle_rest = np.mean([_apply(model.world, model.ends[bone_map.bones[shin][-1]])[2] for _, shin in legs])
+        shins = [bone_map.bones[shin][-1] for _, shin in legs]
+        # Each ankle (the shin's segment end) rides on its shin bone.
+        ankles_local = [_apply(np.linalg.inv(model.rest[shin]), model.ends[shin]) for shin in shins]
+        ankles = np.stack([_apply(model.world, _apply(posed[shin], end)) for shin, end in zip(shins, ankles_local)], 1)
+        ankle_rest = np.mean([_apply(model.world, model.ends[shin])[2] for shin in shins])
         source_ankles = np.stack([motion.tail(shin)[:, 2] for _, shin in legs], 1)
         source_ankle_rest = np.mean([motion.tail(shin, False)[2] for _, shin in legs])
         wanted = ankle_rest + scale * (source_ankles.min(axis=1) - source_ankle_rest)
@@ -458,7 +454,6 @@ def solve(motion: SourceMotion, model: TargetModel, bone_map: BoneMap) -> Retarg
     _, root_matrix = pose(pelvis)
     basis = np.linalg.inv(model.rest[root]) @ root_matrix
     rotations[root] = _rot(basis)
-    assert rotations[root].shape == (n, 3, 3)
     return RetargetSolution(motion.frames, rotations, root, basis[:, :3, 3], float(scale))
 
 

@@ -92,6 +92,9 @@ def make_a_pose_rig(name: str = "character", rename=lambda n: "mixamorig:" + n, 
     return obj
 
 
+ICONS = {item.identifier for item in bpy.types.UILayout.bl_rna.functions["label"].parameters["icon"].enum_items}
+
+
 class RecordingLayout:
     """Stands in for ``UILayout`` in background mode; checks every property the panel draws exists
     and records what is drawn: ``label TEXT`` / ``prop NAME`` entries in ``log``, each label's icon
@@ -107,29 +110,32 @@ class RecordingLayout:
     def _is_active(self) -> bool:
         return self.active and (self.parent is None or self.parent._is_active())
 
-    def _check(self, data, name: str) -> None:
+    def _check(self, data, name: str, icon: str = "NONE") -> None:
         assert name in data.bl_rna.properties, f"{type(data).__name__} has no property {name!r}"
+        assert icon in ICONS, f"no icon {icon!r}"
 
-    def prop(self, data, name, **kwargs):
-        self._check(data, name)
+    def prop(self, data, name, icon="NONE", **kwargs):
+        self._check(data, name, icon)
         self.log.append(f"prop {name}")
         if not self._is_active():
             self.inactive.add(name)
 
-    def prop_search(self, data, name, search_data, search_name, **kwargs):
-        self._check(data, name)
+    def prop_search(self, data, name, search_data, search_name, icon="NONE", **kwargs):
+        self._check(data, name, icon)
         self._check(search_data, search_name)
         self.log.append(f"prop_search {name}" + (f" {kwargs['text']}" if "text" in kwargs else ""))
 
     def template_ID(self, data, name, **kwargs):
         self._check(data, name)
 
-    def operator(self, idname, **kwargs):
+    def operator(self, idname, icon="NONE", **kwargs):
+        assert icon in ICONS, f"no icon {icon!r}"
         module, name = idname.split(".")
         assert hasattr(getattr(bpy.ops, module), name), idname
         self.log.append(f"operator {idname}")
 
     def label(self, text="", icon="NONE", **kwargs):
+        assert icon in ICONS, f"no icon {icon!r}"
         self.log.append(f"label {text}")
         self.icons[text] = icon
 
