@@ -1,7 +1,8 @@
 """The armature the add-on builds: 14 bones over the engine's 17 joints, named for retargeting.
 
 Bone names follow Mixamo (without the ``mixamorig:`` prefix), which most retargeting tools map
-automatically; :data:`RIGIFY_NAMES` gives the Rigify deform bones for the same joints.
+automatically; ``zedo_blender.retarget`` bakes the motion onto Rigify, Mixamo, Unreal or any rig
+(``zedo_blender.bone_maps``).
 """
 
 from __future__ import annotations
@@ -78,22 +79,3 @@ ROOT_BONE = "Hips"
 
 # Hip joints are not bone ends of their own: they ride on the pelvis (Hips bone) at this side.
 HIP_JOINTS = {LEFT_HIP: "left", RIGHT_HIP: "right"}
-
-# Retargeting: our bone -> Rigify deform bone (DEF-) for the same segment.
-RIGIFY_NAMES: dict[str, str] = {
-    "Hips": "DEF-spine",
-    "Spine": "DEF-spine.002",
-    "Neck": "DEF-spine.004",
-    "Head": "DEF-spine.006",
-    "LeftUpLeg": "DEF-thigh.L",
-    "LeftLeg": "DEF-shin.L",
-    "RightUpLeg": "DEF-thigh.R",
-    "RightLeg": "DEF-shin.R",
-    "LeftShoulder": "DEF-shoulder.L",
-    "LeftArm": "DEF-upper_arm.L",
-    "LeftForeArm": "DEF-forearm.L",
-    "RightShoulder": "DEF-shoulder.R",
-    "RightArm": "DEF-upper_arm.R",
-    "RightForeArm": "DEF-forearm.R",
-}
-MIXAMO_NAMES: dict[str, str] = {name: "mixamorig:" + name for name in BONE_NAMES}
