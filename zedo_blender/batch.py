@@ -2,6 +2,13 @@
 
     blender -b --python zedo_blender/batch.py -- --input IN --output OUT.blend [--bvh OUT.bvh] [--fbx OUT.fbx]
     python -m zedo_blender.batch --input IN --output OUT.blend ...        (with the bpy module)
+    ... --retarget-to RIG.blend [--retarget-armature NAME] [--bone-map MAP.json]
+
+``--retarget-to`` appends the user's armature (with the objects it deforms) from RIG.blend into
+the output and bakes the motion onto it as a new action (see ``zedo_blender.retarget``); the
+armature is found by the built-in bone maps (Rigify, Mixamo, Unreal) unless named. The BVH is
+written Y up (``--bvh-up z`` for Blender's Z up); the FBX's first key is at time 0, so Blender's
+FBX import puts it back on the first frame.
 
 Several ``--input`` groups convert one after another; the options after each ``--input`` belong
 to it, options before the first ``--input`` apply to all. Every input is read and checked before
@@ -31,6 +38,8 @@ if __package__ in (None, ""):  # run as a script by Blender: import the package 
 import bpy  # noqa: E402
 import numpy as np  # noqa: E402
 
+from . import bone_maps, retarget  # noqa: E402
+from .bvh import write_bvh  # noqa: E402
 from .engine import EstimateSettings, engine_module, estimate  # noqa: E402
 from .result import apply_motion  # noqa: E402
 
@@ -63,6 +72,10 @@ class Job:
     fov: float | None
     image_size: tuple[int, int] | None
     actor_height: float | None
+    retarget_to: Path | None = None
+    retarget_armature: str | None = None
+    bone_map: Path | None = None
+    bvh_up: str = "Y"
 
 
 def _global_parser() -> argparse.ArgumentParser:
@@ -77,6 +90,10 @@ def _global_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-foot-lock", action="store_true", help="keep the feet as lifted (default: planted feet are pinned, no sliding)"
     )
+    parser.add_argument(
+        "--bvh-up", choices=("y", "z"), default="y",
+        help="up axis of the BVH (default y: what Blender's BVH import and most tools expect; z: Blender's axes)",
+    )
     _add_job_options(parser)
     return parser
 
@@ -90,6 +107,17 @@ def _add_job_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--image-size", type=int, nargs=2, metavar=("W", "H"), default=None)
     parser.add_argument("--actor-height", type=float, default=None, help="actor's standing height in metres")
+    parser.add_argument(
+        "--retarget-to", type=Path, default=None, metavar="RIG.blend",
+        help="also bake the motion onto the armature in this .blend (appended into the output)",
+    )
+    parser.add_argument(
+        "--retarget-armature", default=None, metavar="NAME", help="the armature in --retarget-to (when it holds several)"
+    )
+    parser.add_argument(
+        "--bone-map", type=Path, default=None, metavar="MAP.json",
+        help="JSON bone map for --retarget-to (default: the built-in map that fits: Rigify, Mixamo or Unreal names)",
+    )
 
 
 def _job_parser() -> argparse.ArgumentParser:
@@ -130,7 +158,8 @@ def parse_args(argv: list[str]) -> tuple[EstimateSettings, list[Job]]:
             Job(
                 input=part.input, output=part.output, bvh=part.bvh, fbx=part.fbx, layout=pick("layout"),
                 focal=pick("focal"), fov=pick("fov"), image_size=tuple(pick("image_size")) if pick("image_size") else None,
-                actor_height=pick("actor_height"),
+                actor_height=pick("actor_height"), retarget_to=pick("retarget_to"),
+                retarget_armature=pick("retarget_armature"), bone_map=pick("bone_map"), bvh_up=common.bvh_up.upper(),
             )
         )
     outputs = [p for job in jobs for p in (job.output, job.bvh, job.fbx) if p is not None]
@@ -142,6 +171,16 @@ def parse_args(argv: list[str]) -> tuple[EstimateSettings, list[Job]]:
 
 
 @dataclass
+class RetargetTarget:
+    """The armature to retarget onto, found in a .blend before any conversion starts."""
+
+    path: Path
+    armature: str
+    objects: list[str]  # the armature first, then the objects it moves (parented or deformed)
+    bone_map: bone_maps.BoneMap
+
+
+@dataclass
 class PreparedInput:
     keypoints: np.ndarray
     confidence: np.ndarray
@@ -149,6 +188,98 @@ class PreparedInput:
     image_size: tuple[int, int]
     fps: float | None
     camera: str = ""  # where K came from (printed)
+    target: RetargetTarget | None = None
+
+
+def _read_bone_map(path: Path) -> bone_maps.BoneMap:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise BatchError(f"--bone-map {path}: cannot be read ({error.strerror or error})") from None
+    try:
+        return bone_maps.parse_bone_map(text, str(path))
+    except bone_maps.BoneMapError as error:
+        raise BatchError(str(error)) from None
+
+
+def find_target(job: Job) -> RetargetTarget:
+    """The armature of ``job.retarget_to`` to retarget onto, with its bone map; raises
+    :class:`BatchError` naming the file and what is wrong. Reads the file by linking it, then
+    removes the link again."""
+    path = job.retarget_to
+    if path.suffix.lower() != ".blend":
+        raise BatchError(f"--retarget-to {path}: must be a .blend file")
+    if not path.is_file():
+        raise BatchError(f"--retarget-to {path}: no such file")
+    user_map = _read_bone_map(job.bone_map) if job.bone_map is not None else None
+    before = set(bpy.data.libraries)
+    try:
+        with bpy.data.libraries.load(str(path), link=True) as (source, linked):
+            linked.objects = list(source.objects)
+    except (OSError, RuntimeError) as error:
+        raise BatchError(f"--retarget-to {path}: cannot be read as a .blend file ({error})") from None
+    try:
+        objects = [o for o in linked.objects if o is not None]
+        armatures = {o.name: o for o in objects if o.type == "ARMATURE"}
+        if not armatures:
+            raise BatchError(f"--retarget-to {path}: has no armature")
+        listed = ", ".join(sorted(armatures))
+        if job.retarget_armature is not None:
+            if job.retarget_armature not in armatures:
+                raise BatchError(f"--retarget-armature {job.retarget_armature}: no armature of that name in {path} (armatures: {listed})")
+            names = [job.retarget_armature]
+        else:
+            names = sorted(armatures)
+        fits: dict[str, bone_maps.BoneMap] = {}
+        problems = []
+        for name in names:
+            bones = armatures[name].data.bones.keys()
+            if user_map is not None:
+                try:
+                    user_map.check(bones, name)
+                    fits[name] = user_map
+                except bone_maps.BoneMapError as error:
+                    problems.append(str(error))
+            else:
+                found = bone_maps.detect(bones)
+                if found is not None:
+                    fits[name] = found
+        if not fits:
+            if user_map is not None:
+                raise BatchError(f"--retarget-to {path}: {problems[0]}")
+            raise BatchError(
+                f"--retarget-to {path}: no built-in bone map (Rigify, Mixamo, Unreal) fits armature(s) {', '.join(names)}: "
+                "pass --bone-map MAP.json"
+            )
+        if len(fits) > 1:
+            raise BatchError(f"--retarget-to {path}: {len(fits)} armatures fit ({', '.join(fits)}): pass --retarget-armature NAME")
+        (name, found_map), = fits.items()
+        rig = armatures[name]
+
+        def moved_by_rig(obj) -> bool:
+            parent = obj.parent
+            while parent is not None:
+                if parent == rig:
+                    return True
+                parent = parent.parent
+            return any(m.type == "ARMATURE" and m.object == rig for m in getattr(obj, "modifiers", ()))
+
+        children = [o.name for o in objects if o != rig and moved_by_rig(o)]
+        return RetargetTarget(path, name, [name] + children, found_map)
+    finally:
+        for library in set(bpy.data.libraries) - before:
+            bpy.data.libraries.remove(library)
+
+
+def append_target(target: RetargetTarget, scene: bpy.types.Scene) -> bpy.types.Object:
+    """Append the armature (and the objects it moves) into ``scene``, in a collection of its own."""
+    with bpy.data.libraries.load(str(target.path), link=False) as (_, appended):
+        appended.objects = list(target.objects)
+    collection = bpy.data.collections.new(target.armature)
+    scene.collection.children.link(collection)
+    for obj in appended.objects:
+        collection.objects.link(obj)
+    return appended.objects[0]
 
 
 def prepare(job: Job) -> PreparedInput:
@@ -193,7 +324,12 @@ def prepare(job: Job) -> PreparedInput:
         image_size = (int(round(2 * K0[0, 2])), int(round(2 * K0[1, 2])))
     if job.actor_height is not None and not job.actor_height > 0:
         raise BatchError(f"--actor-height must be positive, got {job.actor_height}")
-    return PreparedInput(sequence.keypoints, sequence.confidence, K, tuple(int(v) for v in image_size), sequence.fps, camera)
+    if job.retarget_to is None and (job.retarget_armature is not None or job.bone_map is not None):
+        raise BatchError("--retarget-armature and --bone-map need --retarget-to RIG.blend")
+    target = find_target(job) if job.retarget_to is not None else None
+    return PreparedInput(
+        sequence.keypoints, sequence.confidence, K, tuple(int(v) for v in image_size), sequence.fps, camera, target
+    )
 
 
 @contextlib.contextmanager
@@ -302,23 +438,40 @@ def convert(job: Job, prepared: PreparedInput, settings: EstimateSettings, log=p
     )
     scene.frame_end = scene.frame_start + len(prepared.keypoints) - 1
     scene.camera = result.camera
+    # The FBX take runs over the action's (manual) frame range, from time 0: Blender's FBX import
+    # puts time 0 on frame 1, so the keys come back on the frames they were keyed on.
+    result.action.use_frame_range = True
+    result.action.frame_start, result.action.frame_end = scene.frame_start, scene.frame_end
+    fps = scene.render.fps / scene.render.fps_base
     for obj in bpy.context.view_layer.objects:
         obj.select_set(obj == result.armature)
     bpy.context.view_layer.objects.active = result.armature
     # All or nothing: every file goes to a temporary name first; existing ones are replaced only
-    # once all were written.
-    writers = [(job.output, lambda p: _save_blend(p, [result.armature.name, result.camera.name]))]
+    # once all were written. The FBX is written before the retarget, so it holds the ZeDO rig alone.
+    retargeted = []
+
+    def save_blend(path: Path) -> None:
+        if prepared.target is not None:
+            target = append_target(prepared.target, scene)
+            try:
+                done = retarget.retarget(bpy.context, result.armature, target, prepared.target.bone_map)
+            except (retarget.RetargetError, bone_maps.BoneMapError) as error:
+                raise BatchError(f"--retarget-to {prepared.target.path}: {error}") from None
+            retargeted.append(f", retargeted onto '{target.name}' ({done.bone_map.name} map, scale {done.scale:.2f})")
+        _save_blend(path, [result.armature.name, result.camera.name])
+
+    writers = []
     if job.bvh:
-        writers.append((job.bvh, lambda p: _blender_write(
-            bpy.ops.export_anim.bvh, p, frame_start=scene.frame_start, frame_end=scene.frame_end,
-            rotate_mode="NATIVE")))
+        writers.append((job.bvh, lambda p: write_bvh(p, result.armature, fps, job.bvh_up, (scene.frame_start, scene.frame_end))))
     if job.fbx:
         writers.append((job.fbx, lambda p: _blender_write(
             bpy.ops.export_scene.fbx, p, use_selection=True, object_types={"ARMATURE"}, add_leaf_bones=False,
-            bake_anim=True, bake_anim_use_nla_strips=False, bake_anim_use_all_actions=False)))
+            bake_anim=True, bake_anim_use_nla_strips=False, bake_anim_use_all_actions=True,
+            bake_anim_force_startend_keying=True)))
+    writers.append((job.output, save_blend))
     engine_module("safe_io").write_outputs(writers, utf8_paths=True)
     written = ", ".join(_display(p) for p in (job.output, job.bvh, job.fbx) if p)
-    log(f"  {label}: {result.keyed_frames} frames keyed, height {result.height_m:.2f} m -> {written}")
+    log(f"  {label}: {result.keyed_frames} frames keyed, height {result.height_m:.2f} m{''.join(retargeted)} -> {written}")
 
 
 def main(argv: list[str] | None = None) -> int:

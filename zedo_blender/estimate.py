@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import bpy
 import numpy as np
 
-from .engine import EstimateSettings, estimate
+from .engine import EstimateSettings, estimate, load_prior
 from .result import SceneResult, apply_motion
 from .skeleton import JOINT_LABELS
 from .engine import engine_module
@@ -36,28 +36,52 @@ class EstimateRequest:
     fps: float  # the footage's frame rate (the clip's, else the scene's)
 
     def run(self, progress=None, should_cancel=None):
-        """The engine run (safe on a worker thread: touches no Blender data)."""
-        return estimate(self.keypoints, self.K, self.confidence, self.settings, progress, should_cancel, self.fps)
+        """The engine run (safe on a worker thread: touches no Blender data). ``progress`` is
+        called as ``progress(done, total, phase)``."""
+        lifting = None
+        if progress is not None:
+            progress(0, 1, "Loading the pose prior")
+            load_prior(self.settings.device)  # once per session; estimate() reuses it
+            progress(0, 1, "Lifting to 3D")
+
+            def lifting(done: int, total: int) -> None:
+                progress(done, total, "Lifting to 3D")
+
+        return estimate(self.keypoints, self.K, self.confidence, self.settings, lifting, should_cancel, self.fps)
 
 
-def readiness(settings) -> str | None:
+class Blocker(str):
+    """Why the Estimate button cannot run: the message, with ``error`` True for something wrong
+    to fix (shown with an error icon) and False for a step not taken yet."""
+
+    error: bool
+
+    def __new__(cls, text: str, error: bool = False) -> "Blocker":
+        blocker = super().__new__(cls, text)
+        blocker.error = error
+        return blocker
+
+
+def readiness(settings) -> Blocker | None:
     """Why the Estimate button cannot run yet (cheap enough for every redraw), or None."""
     if settings.clip is None:
-        return "Choose the movie clip with the person's tracks"
+        return Blocker("Choose the movie clip with the person's tracks")
     if settings.clip.size[0] <= 0:
-        return f"Blender cannot read the frames of clip '{settings.clip.name}'"
+        return Blocker(f"Blender cannot read the frames of clip '{settings.clip.name}'", error=True)
     tracking_object = settings.tracking_object_data()
     if tracking_object is None:
-        return "The clip has no tracking object"
+        return Blocker("The clip has no tracking object: import 2D keypoints or track the person")
     names = settings.track_names()
     unknown = [JOINT_LABELS[j] for j, name in enumerate(names) if name and tracking_object.tracks.get(name) is None]
     if unknown:
-        return f"No track named as mapped for: {', '.join(unknown)}"
+        return Blocker(f"No track named as mapped for: {', '.join(unknown)}", error=True)
     mapped = sum(1 for name in names if name)
     if mapped < MIN_JOINTS:
-        return f"Map at least {MIN_JOINTS} joints to tracks ({mapped} mapped): use Auto-Map or pick tracks"
+        if len(tracking_object.tracks) == 0:
+            return Blocker("No tracks yet: import 2D keypoints, or track the joints and map them below")
+        return Blocker(f"Map at least {MIN_JOINTS} joints to tracks ({mapped} mapped): use Auto-Map or pick tracks")
     if settings.frame_end < settings.frame_start:
-        return "The frame range is empty (End is before Start)"
+        return Blocker("The frame range is empty (End is before Start)", error=True)
     return None
 
 
@@ -70,6 +94,26 @@ class CameraChoice:
     calibrated: bool
     description: str
     estimated: bool = False  # focal length estimated from the actor's motion (not calibrated)
+    # "file" (the imported file's K), "clip" (the clip camera), "estimated", "fov" (the user's
+    # field of view) or "guess" (the field-of-view fallback).
+    source: str = "clip"
+
+    @property
+    def uses_field_of_view(self) -> bool:
+        return self.source in ("fov", "guess")
+
+
+# Custom properties the import leaves on a clip whose camera it set from a keypoint file.
+CAMERA_FROM_FILE, CAMERA_FILE_FOCAL = "zedo_camera_from", "zedo_camera_focal_px"
+
+
+def camera_from_file(clip: bpy.types.MovieClip) -> str | None:
+    """The keypoint file the clip camera was set from, if it still has that file's focal length."""
+    name = clip.get(CAMERA_FROM_FILE)
+    focal = clip.get(CAMERA_FILE_FOCAL)
+    if name is None or focal is None:
+        return None
+    return name if abs(clip.tracking.camera.focal_length_pixels - focal) < 1e-3 * max(1.0, focal) else None
 
 
 _ESTIMATES: dict[tuple, object] = {}  # recent focal-length estimates, keyed by the tracks' content
@@ -126,18 +170,22 @@ def choose_camera(settings, exact: bool = True) -> CameraChoice:
         settings.camera_source == "AUTO" and not clip_camera_is_default(settings.clip)
     )
     if use_clip:
-        return CameraChoice(K, image_size, True, f"Clip camera: focal length {K[0, 0]:.0f} px")
+        source_file = camera_from_file(settings.clip)
+        if source_file is not None:
+            return CameraChoice(K, image_size, True, f"From the file ({source_file}): focal length {K[0, 0]:.0f} px", source="file")
+        return CameraChoice(K, image_size, True, f"Calibrated clip camera: focal length {K[0, 0]:.0f} px", source="clip")
     intrinsics = engine_module("intrinsics")
     fov_deg = float(np.degrees(settings.field_of_view))
     guessed = intrinsics.intrinsics_from_fov(image_size, fov_deg)
     if settings.camera_source != "AUTO":
-        return CameraChoice(guessed, image_size, False, f"Guessed from a {fov_deg:.0f}° field of view (chosen): {guessed[0, 0]:.0f} px")
+        text = f"Field of view {fov_deg:.0f}° (chosen): focal length {guessed[0, 0]:.0f} px"
+        return CameraChoice(guessed, image_size, False, text, source="fov")
     found = estimate_focal_from_tracks(settings, image_size, exact=exact)
     if found.estimated:
         K = intrinsics.intrinsics_from_focal(image_size, found.focal_px)
         text = f"Estimated from the actor's motion: {found.focal_px:.0f} px ({found.fov_deg:.0f}° field of view)"
-        return CameraChoice(K, image_size, False, text, estimated=True)
-    return CameraChoice(guessed, image_size, False, f"Guessed ({fov_deg:.0f}° field of view): {found.reason}")
+        return CameraChoice(K, image_size, False, text, estimated=True, source="estimated")
+    return CameraChoice(guessed, image_size, False, f"Guessed ({fov_deg:.0f}° field of view): {found.reason}", source="guess")
 
 
 def gather_request(context: bpy.types.Context, settings, engine_settings: EstimateSettings) -> EstimateRequest:
@@ -180,8 +228,10 @@ def _frame_rate(scene: bpy.types.Scene, clip: bpy.types.MovieClip) -> float:
 
 
 def apply_request(context: bpy.types.Context, request: EstimateRequest, lift_result) -> SceneResult:
-    """Put the engine's answer for ``request`` into the scene (main thread only)."""
-    return apply_motion(
+    """Put the engine's answer for ``request`` into the scene (main thread only): the rig, its
+    action and camera; the camera becomes the scene camera and the scene's frame range the
+    estimated frames; the rig becomes the panel's retarget source."""
+    result = apply_motion(
         context,
         lift_result.poses3d,
         request.K,
@@ -192,6 +242,12 @@ def apply_request(context: bpy.types.Context, request: EstimateRequest, lift_res
         clip=request.clip,
         lock_feet_fps=request.fps if request.settings.lock_feet else None,
     )
+    scene = context.scene
+    scene.camera = result.camera
+    scene.frame_start = request.frame_start
+    scene.frame_end = request.frame_start + len(request.keypoints) - 1
+    scene.zedo.retarget_source = result.armature
+    return result
 
 
 def skipped_frames_message(request: EstimateRequest, lift_result) -> str | None:

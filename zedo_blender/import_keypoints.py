@@ -3,6 +3,8 @@
 Reads the engine ``.npz``, COCO keypoint JSON and OpenPose JSON (a folder of per-frame files) in
 any layout the engine knows, converts them to the engine's 17 joints, and creates a new tracking
 object (one person) with a track per joint, so detections can be fixed by hand before estimating.
+What the file knows about the footage is used too: its camera ``K`` sets up the clip's tracking
+camera (scaled to the clip's size) and its frame rate becomes the scene's.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, St
 from bpy_extras.io_utils import ImportHelper
 
 from .engine import engine_module
+from .estimate import CAMERA_FILE_FOCAL, CAMERA_FROM_FILE
 from .properties import track_property_name
 from .skeleton import JOINT_NAMES
 from .tracks import write_keypoints
@@ -55,6 +58,14 @@ class ZEDO_OT_import_keypoints(bpy.types.Operator, ImportHelper):
         name="Min Confidence", default=0.1, min=0.0, max=1.0,
         description="Markers below this detector confidence are imported muted (disabled)",
     )
+    use_file_camera: BoolProperty(
+        name="Camera from File", default=True,
+        description="Set the clip's tracking camera (focal length, principal point) from the file's K, when it has one",
+    )
+    use_file_fps: BoolProperty(
+        name="Frame Rate from File", default=True,
+        description="Set the scene's frame rate from the file's, when it has one (image sequences have none of their own)",
+    )
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
@@ -80,7 +91,11 @@ class ZEDO_OT_import_keypoints(bpy.types.Operator, ImportHelper):
             self.report({"ERROR"}, str(error))
             return {"CANCELLED"}
         clip = target_clip(context)
+        if clip.size[0] <= 0:
+            self.report({"ERROR"}, f"Blender cannot read the frames of clip '{clip.name}' ({clip.filepath}): nothing imported")
+            return {"CANCELLED"}
         keypoints = sequence.keypoints
+        sx = sy = 1.0
         if sequence.image_size is not None and tuple(sequence.image_size) != tuple(clip.size):
             sx, sy = clip.size[0] / sequence.image_size[0], clip.size[1] / sequence.image_size[1]
             keypoints = keypoints * np.array([sx, sy])
@@ -105,11 +120,44 @@ class ZEDO_OT_import_keypoints(bpy.types.Operator, ImportHelper):
             setattr(settings, track_property_name(joint), name if tracking_object.tracks.get(name) else "")
         settings.frame_start = self.frame_start
         settings.frame_end = self.frame_start + sequence.num_frames - 1
+        notes = []
+        if sequence.K is not None and self.use_file_camera:
+            notes.append(self._set_clip_camera(clip, sequence.K, (sx, sy), path.name))
+        if sequence.fps and self.use_file_fps:
+            notes.append(self._set_scene_fps(context.scene, clip, float(sequence.fps)))
         self.report(
             {"INFO"},
-            f"Imported {sequence.num_frames} frames into tracking object '{tracking_object.name}' of '{clip.name}'",
+            f"Imported {sequence.num_frames} frames into tracking object '{tracking_object.name}' of '{clip.name}'"
+            + "".join(f"; {note}" for note in notes if note),
         )
         return {"FINISHED"}
+
+    def _set_clip_camera(self, clip: bpy.types.MovieClip, K: np.ndarray, scale: tuple[float, float], name: str) -> str:
+        """The clip's tracking camera from the file's ``K`` (per-frame K: the first frame's)."""
+        K = np.asarray(K, dtype=np.float64)
+        if K.ndim == 3:
+            if not np.allclose(K, K[:1], rtol=1e-3):
+                self.report({"WARNING"}, f"{name} has a camera per frame (zoom): the clip camera takes the first frame's")
+            K = K[0]
+        fx, fy = K[0, 0] * scale[0], K[1, 1] * scale[1]
+        cx, cy = K[0, 2] * scale[0], K[1, 2] * scale[1]
+        camera = clip.tracking.camera
+        camera.focal_length_pixels = fx
+        camera.pixel_aspect = fy / fx
+        camera.principal_point_pixels = (cx, clip.size[1] - cy)  # Blender's origin is bottom-left
+        clip[CAMERA_FROM_FILE] = name
+        clip[CAMERA_FILE_FOCAL] = float(camera.focal_length_pixels)
+        return f"clip camera from the file (focal length {fx:.0f} px)"
+
+    def _set_scene_fps(self, scene: bpy.types.Scene, clip: bpy.types.MovieClip, fps: float) -> str:
+        """The scene's frame rate from the file's, unless the clip (a movie) knows its own."""
+        if clip.fps > 0:
+            if abs(clip.fps - fps) > 0.01:
+                self.report({"WARNING"}, f"The file says {fps:g} fps, the movie clip {clip.fps:g} fps: the clip's rate is kept")
+            return ""
+        scene.render.fps = max(1, round(fps))
+        scene.render.fps_base = scene.render.fps / fps
+        return f"scene frame rate {fps:g} fps from the file"
 
 
 def menu_import(self, context: bpy.types.Context) -> None:

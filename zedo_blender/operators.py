@@ -1,12 +1,17 @@
-"""Operators: Estimate 3D Pose (threaded, cancellable), Auto-Map joints, Import keypoints."""
+"""Operators: Estimate 3D Pose (threaded, cancellable), Auto-Map joints, Retarget, New Bone Map."""
 
 from __future__ import annotations
 
-import bpy
+import json
 
+import bpy
+import numpy as np
+
+from . import bone_maps
 from . import estimate as estimate_module
+from . import retarget as retarget_module
 from .engine import EngineUnavailable
-from .jobs import EngineJob
+from .jobs import EngineJob, ModalRun
 from .preferences import estimate_settings
 from .skeleton import NUM_JOINTS
 
@@ -32,7 +37,7 @@ class ZEDO_OT_estimate_pose(bpy.types.Operator):
     bl_label = "Estimate 3D Pose"
     bl_options = {"REGISTER", "UNDO"}
 
-    _job: EngineJob | None = None
+    _run: ModalRun | None = None
     _request = None
     _timer = None
 
@@ -105,9 +110,10 @@ class ZEDO_OT_estimate_pose(bpy.types.Operator):
             self.report({"ERROR"}, str(error))
             return {"CANCELLED"}
         self._request = request
-        self._job = EngineJob(request.run).start()
+        self._run = ModalRun(EngineJob(request.run).start())
         wm = context.window_manager
-        wm.zedo_run.running, wm.zedo_run.progress, wm.zedo_run.status = True, 0.0, "Estimating 3D pose"
+        run = wm.zedo_run
+        run.running, run.progress, run.status, run.cancelling = True, 0.0, "Starting", False
         wm.progress_begin(0, 100)
         self._timer = wm.event_timer_add(0.1, window=context.window)
         wm.modal_handler_add(self)
@@ -117,32 +123,50 @@ class ZEDO_OT_estimate_pose(bpy.types.Operator):
         wm = context.window_manager
         wm.event_timer_remove(self._timer)
         wm.progress_end()
-        wm.zedo_run.running, wm.zedo_run.progress, wm.zedo_run.status = False, 0.0, ""
+        run = wm.zedo_run
+        run.running, run.progress, run.status, run.cancelling = False, 0.0, "", False
         context.workspace.status_text_set(None)
         _redraw_panels(context)
 
-    def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
-        job = self._job
-        if event.type == "ESC" and event.value == "PRESS":
-            job.cancel()
-            self._stop_ui(context)
-            self.report({"INFO"}, "Estimate cancelled: nothing was changed")
-            return {"CANCELLED"}
-        if event.type != "TIMER":
-            return {"PASS_THROUGH"}
+    def _show_progress(self, context: bpy.types.Context) -> None:
         wm = context.window_manager
+        job = self._run.job
         percent = int(100 * job.fraction)
         wm.zedo_run.progress = job.fraction
+        wm.zedo_run.status = self._run.status_text()
+        wm.zedo_run.cancelling = job.cancelled
         wm.progress_update(percent)
-        context.workspace.status_text_set(f"ZeDO: estimating 3D pose {percent}%  (Esc to cancel)")
+        hint = "" if job.cancelled else "  (Esc to cancel)"
+        context.workspace.status_text_set(f"ZeDO: {wm.zedo_run.status} {percent}%{hint}")
         _redraw_panels(context)
-        if not job.done:
+
+    def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        run = self._run
+        if event.type == "ESC" and event.value == "PRESS":
+            run.escape()  # returns at once; the timer below sees the worker stop
+            self._show_progress(context)
+            return {"RUNNING_MODAL"}
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        state = run.tick()
+        if state == ModalRun.RUNNING:
+            self._show_progress(context)
             return {"RUNNING_MODAL"}
         self._stop_ui(context)
-        if job.error is not None:
-            self.report({"ERROR"}, f"Estimate failed: {job.error}")
+        if state == ModalRun.CANCELLED:
+            self.report({"INFO"}, "Estimate cancelled: nothing was changed")
             return {"CANCELLED"}
-        return self._finish(context, job.result)
+        if state == ModalRun.ABANDONED:
+            self.report({"WARNING"}, "Estimate cancelled: nothing was changed (the engine is still finishing in the background)")
+            return {"CANCELLED"}
+        if state == ModalRun.FAILED:
+            error = run.job.error
+            if isinstance(error, _engine_error_types()):
+                self.report({"ERROR"}, f"Bad input for the engine: {error}")
+            else:
+                self.report({"ERROR"}, f"Estimate failed: {error}")
+            return {"CANCELLED"}
+        return self._finish(context, run.job.result)
 
 
 class ZEDO_OT_auto_map_tracks(bpy.types.Operator):
@@ -167,7 +191,110 @@ class ZEDO_OT_auto_map_tracks(bpy.types.Operator):
         return {"FINISHED"}
 
 
-classes = (ZEDO_OT_estimate_pose, ZEDO_OT_auto_map_tracks)
+def resolve_bone_map(settings, target: bpy.types.Object) -> bone_maps.BoneMap:
+    """The bone map the panel's choice gives for ``target``; raises :class:`bone_maps.BoneMapError`."""
+    names = target.data.bones.keys()
+    kind = settings.bone_map
+    if kind == "AUTO":
+        found = bone_maps.detect(names)
+        if found is None:
+            raise bone_maps.BoneMapError(
+                f"no built-in bone map fits '{target.name}' (Rigify, Mixamo, Unreal names): choose Text and make a bone map"
+            )
+        return found
+    if kind == "TEXT":
+        text = settings.bone_map_text
+        if text is None:
+            raise bone_maps.BoneMapError("choose the text block with the bone map (New makes one)")
+        bone_map = bone_maps.parse_bone_map(text.as_string(), f"text '{text.name}'")
+    else:
+        bone_map = bone_maps.fit(bone_maps.built_in(kind, names), names)
+        if bone_maps.ROOT not in bone_map.bones:
+            raise bone_maps.BoneMapError(f"'{target.name}' has none of the {bone_map.name} map's hips bones")
+    bone_map.check(names, target.name)
+    return bone_map
+
+
+class ZEDO_OT_retarget(bpy.types.Operator):
+    """Bake the ZeDO rig's motion onto the target rig as a new action (limbs pointing the same way, root motion scaled to the target, feet on the ground)"""
+
+    bl_idname = "zedo.retarget"
+    bl_label = "Retarget to Rig"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        reason = retarget_readiness(context)
+        if reason:
+            cls.poll_message_set(reason)
+            return False
+        return True
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        settings = context.scene.zedo
+        source, target = settings.retarget_source, settings.retarget_target
+        try:
+            bone_map = resolve_bone_map(settings, target)
+            done = retarget_module.retarget(context, source, target, bone_map)
+        except (bone_maps.BoneMapError, retarget_module.RetargetError) as error:
+            self.report({"ERROR"}, str(error))
+            return {"CANCELLED"}
+        # A few frames evaluated in Blender (constraints included): how closely the limbs follow.
+        first, last = done.frames
+        frames = np.unique(np.linspace(first, last, min(12, last - first + 1)).round().astype(int))
+        checked = retarget_module.check(context, source, target, bone_map, frames)
+        worst = float(checked.angles_deg.max()) if checked.angles_deg.size else 0.0
+        mapped = len(bone_map.target_bones())
+        self.report(
+            {"INFO"},
+            f"Retargeted frames {first}-{last} onto '{target.name}' as action '{done.action.name}' ({bone_map.name} map, "
+            f"{mapped} bones, scale {done.scale:.2f}); limbs within {worst:.1f}° of the ZeDO rig",
+        )
+        if worst > 5.0:
+            loose = f" (bones {', '.join(done.nonrigid)} follow their parents loosely)" if done.nonrigid else ""
+            self.report({"WARNING"}, f"Some limbs of '{target.name}' are up to {worst:.0f}° off the ZeDO rig{loose}")
+        return {"FINISHED"}
+
+
+def retarget_readiness(context: bpy.types.Context) -> str | None:
+    """Why Retarget cannot run yet, or None (cheap: no bone map parsing)."""
+    settings = context.scene.zedo
+    if context.mode != "OBJECT":
+        return "Switch to Object Mode first"
+    if settings.retarget_source is None:
+        return "Choose the ZeDO rig (an estimate fills it in)"
+    if settings.retarget_target is None:
+        return "Choose your character's armature as the target rig"
+    if settings.retarget_target == settings.retarget_source:
+        return "The target must be another armature than the ZeDO rig"
+    return None
+
+
+class ZEDO_OT_new_bone_map(bpy.types.Operator):
+    """Make a text block with a JSON bone map for the target rig to edit: the built-in map that fits it, else every ZeDO bone to fill in"""
+
+    bl_idname = "zedo.new_bone_map"
+    bl_label = "New Bone Map"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        settings = context.scene.zedo
+        target = settings.retarget_target
+        found = bone_maps.detect(target.data.bones.keys()) if target is not None else None
+        if found is not None:
+            text_body = found.to_json()
+        else:
+            template = {"name": target.name if target else "my rig", "bones": {name: "" for name in bone_maps.SOURCE_NAMES}}
+            text_body = json.dumps(template, indent=2) + "\n"
+        text = bpy.data.texts.new("ZeDO bone map.json")
+        text.from_string(text_body)
+        settings.bone_map = "TEXT"
+        settings.bone_map_text = text
+        self.report({"INFO"}, f"Edit text block '{text.name}' in the Text Editor (ZeDO bone -> your bone), then Retarget")
+        return {"FINISHED"}
+
+
+classes = (ZEDO_OT_estimate_pose, ZEDO_OT_auto_map_tracks, ZEDO_OT_retarget, ZEDO_OT_new_bone_map)
 
 
 def register() -> None:

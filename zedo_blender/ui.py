@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import bpy
 
+from . import bone_maps
 from .estimate import choose_camera, readiness
+from .operators import resolve_bone_map, retarget_readiness
 from .properties import track_property_name
 from .skeleton import JOINT_LABELS, NUM_JOINTS
 
@@ -23,6 +25,9 @@ def draw_estimate_ui(layout: bpy.types.UILayout, context: bpy.types.Context, sho
         col.operator("zedo.import_keypoints", text="Import 2D Keypoints…", icon="IMPORT")
     if clip is not None:
         col.prop_search(settings, "tracking_object", clip.tracking, "objects", icon="OBJECT_DATA")
+        chosen = clip.tracking.objects.get(settings.tracking_object)
+        if chosen is not None and chosen.is_camera:
+            col.label(text="('Camera' is the clip's default set of tracks, not a camera)", icon="INFO")
 
     tracking_object = settings.tracking_object_data()
     if show_joints and tracking_object is not None:
@@ -44,12 +49,11 @@ def draw_estimate_ui(layout: bpy.types.UILayout, context: bpy.types.Context, sho
         box.prop(settings, "camera_source")
         if settings.camera_source != "CLIP":
             row = box.row()
-            row.active = not camera.calibrated
+            row.active = camera.uses_field_of_view  # greyed out while a calibrated or estimated focal length is used
             row.prop(settings, "field_of_view")
-        icon = "CAMERA_DATA" if camera.calibrated else "INFO" if camera.estimated else "ERROR"
-        box.label(text=camera.description, icon=icon)
+        box.label(text=camera.description, icon="CAMERA_DATA" if camera.calibrated else "INFO")
         if not camera.calibrated:
-            box.label(text="Set the focal length under Track > Camera for true depth")
+            box.label(text="For true depth, set the focal length under Track > Camera")
         K, (width, height) = camera.K, camera.image_size
         box.label(text=f"Principal point {K[0, 2]:.0f}, {K[1, 2]:.0f} px; image {width} x {height} px")
 
@@ -63,7 +67,8 @@ def draw_estimate_ui(layout: bpy.types.UILayout, context: bpy.types.Context, sho
     sub.prop(settings, "actor_height", text="")
 
     if run.running:
-        layout.progress(factor=run.progress, type="BAR", text=f"{run.status} {int(100 * run.progress)}%  (Esc cancels)")
+        hint = "" if run.cancelling else "  (Esc cancels)"
+        layout.progress(factor=run.progress, type="BAR", text=f"{run.status} {int(100 * run.progress)}%{hint}")
         return
     reason = readiness(settings)
     if reason is None and context.mode != "OBJECT":
@@ -73,7 +78,42 @@ def draw_estimate_ui(layout: bpy.types.UILayout, context: bpy.types.Context, sho
     column.enabled = reason is None
     column.operator("zedo.estimate_pose", icon="ARMATURE_DATA")
     if reason:
+        layout.label(text=reason, icon="ERROR" if getattr(reason, "error", False) else "INFO")
+
+
+def draw_retarget_ui(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
+    """The retarget panel body: ZeDO rig, target rig, bone map, button and what the map found."""
+    settings = context.scene.zedo
+    layout.use_property_split = True
+    layout.use_property_decorate = False
+    col = layout.column()
+    col.prop(settings, "retarget_source", icon="ARMATURE_DATA")
+    col.prop(settings, "retarget_target", icon="OUTLINER_OB_ARMATURE")
+    col.prop(settings, "bone_map")
+    if settings.bone_map == "TEXT":
+        row = col.row(align=True)
+        row.prop(settings, "bone_map_text", text="Text")
+        row.operator("zedo.new_bone_map", text="", icon="ADD")
+    target = settings.retarget_target
+    status, icon = None, "INFO"
+    if target is not None and target.type == "ARMATURE":
+        try:
+            bone_map = resolve_bone_map(settings, target)
+            mapped = [s for s in bone_maps.SOURCE_NAMES if s in bone_map.bones]
+            status = f"{bone_map.name} map: {len(mapped)} of {len(bone_maps.SOURCE_NAMES)} ZeDO bones placed"
+        except bone_maps.BoneMapError as error:
+            status, icon = str(error), "ERROR"
+    reason = retarget_readiness(context)
+    column = layout.column()
+    column.scale_y = 1.3
+    column.enabled = reason is None and icon != "ERROR"
+    column.operator("zedo.retarget", icon="ACTION")
+    if reason:
         layout.label(text=reason, icon="INFO")
+    elif status:
+        layout.label(text=status, icon=icon)
+    if settings.bone_map != "TEXT":
+        layout.operator("zedo.new_bone_map", text="Edit as Bone Map Text", icon="TEXT")
 
 
 class ZEDO_PT_clip_estimate(bpy.types.Panel):
@@ -98,7 +138,18 @@ class ZEDO_PT_view3d_estimate(bpy.types.Panel):
         draw_estimate_ui(self.layout, context)
 
 
-classes = (ZEDO_PT_clip_estimate, ZEDO_PT_view3d_estimate)
+class ZEDO_PT_view3d_retarget(bpy.types.Panel):
+    bl_idname = "ZEDO_PT_view3d_retarget"
+    bl_label = "Retarget to Your Rig"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "ZeDO"
+
+    def draw(self, context: bpy.types.Context) -> None:
+        draw_retarget_ui(self.layout, context)
+
+
+classes = (ZEDO_PT_clip_estimate, ZEDO_PT_view3d_estimate, ZEDO_PT_view3d_retarget)
 
 
 def register() -> None:

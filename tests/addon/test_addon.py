@@ -10,8 +10,8 @@ import pytest
 from bpy_extras.object_utils import world_to_camera_view
 from mathutils import Vector
 
-from addon.helpers import EXAMPLE, data_counts, make_clip
-from zedo_blender import estimate, ui
+from addon.helpers import EXAMPLE, data_counts, draw_panel, make_clip
+from zedo_blender import estimate
 from zedo_blender.jobs import EngineJob
 from zedo_blender.result import apply_motion
 from zedo_blender.skeleton import BONE_NAMES, BONES, JOINT_NAMES
@@ -28,58 +28,32 @@ def test_register_unregister_twice():
         assert not hasattr(bpy.types, "ZEDO_PT_clip_estimate")
 
 
-class RecordingLayout:
-    """Stands in for ``UILayout`` in background mode; checks every property the panel draws exists."""
-
-    def __init__(self, log: list[str]) -> None:
-        self.log = log
-
-    def _check(self, data, name: str) -> None:
-        assert name in data.bl_rna.properties, f"{type(data).__name__} has no property {name!r}"
-
-    def prop(self, data, name, **kwargs):
-        self._check(data, name)
-        self.log.append(f"prop {name}")
-
-    def prop_search(self, data, name, search_data, search_name, **kwargs):
-        self._check(data, name)
-        self._check(search_data, search_name)
-        self.log.append(f"prop_search {name}")
-
-    def template_ID(self, data, name, **kwargs):
-        self._check(data, name)
-
-    def operator(self, idname, **kwargs):
-        module, name = idname.split(".")
-        assert hasattr(getattr(bpy.ops, module), name), idname
-        self.log.append(f"operator {idname}")
-
-    def label(self, text="", **kwargs):
-        self.log.append(f"label {text}")
-
-    def progress(self, **kwargs):
-        self.log.append("progress")
-
-    def __getattr__(self, name):  # row(), column(), box(), split()...: nested layouts
-        return lambda *args, **kwargs: RecordingLayout(self.log)
-
-    def __setattr__(self, name, value):
-        object.__setattr__(self, name, value)
-
-
 def test_panel_draws_and_explains_why_it_cannot_run(empty_scene, tmp_path):
-    log: list[str] = []
-    ui.draw_estimate_ui(RecordingLayout(log), bpy.context)
+    log, icons, _ = draw_panel()
     assert "label Choose the movie clip with the person's tracks" in log
+    assert icons["Choose the movie clip with the person's tracks"] == "INFO"
     empty_scene.zedo.clip = make_clip(tmp_path, (640, 480))
-    log.clear()
-    ui.draw_estimate_ui(RecordingLayout(log), bpy.context)
+    log, icons, inactive = draw_panel()
     assert sum(entry.startswith("prop_search track_") for entry in log) == 17
-    assert any(entry.startswith("label Map at least 4 joints") for entry in log)
+    assert any(entry.startswith("label No tracks yet") for entry in log)
     assert "operator zedo.estimate_pose" in log
+    # Normal situations (no tracks yet, the 60-degree fallback) are not errors.
+    assert "ERROR" not in icons.values(), icons
+    assert any(text.startswith("Guessed (60° field of view)") and icon == "INFO" for text, icon in icons.items())
+    assert "field_of_view" not in inactive  # the guess uses it
+    # The default tracking object is explained, and joint rows say where the marker goes.
+    assert any("not a camera" in text for text in icons)
+    assert "prop_search track_neck Nose" in log and "prop_search track_head Head Top" in log
+    hover = empty_scene.zedo.bl_rna.properties["track_thorax"].description
+    assert "base of the neck" in hover
+    clip = empty_scene.zedo.clip
+    clip.tracking.objects.active.tracks.new(name="left_knee", frame=1)
+    empty_scene.zedo.track_left_knee = "left_knee"
+    empty_scene.zedo.track_left_elbow = "no such track"
+    log, icons, _ = draw_panel()
+    assert icons["No track named as mapped for: Left Elbow"] == "ERROR"  # an error to fix
     bpy.context.window_manager.zedo_run.running = True
-    log.clear()
-    ui.draw_estimate_ui(RecordingLayout(log), bpy.context)
+    log, _, _ = draw_panel()
     bpy.context.window_manager.zedo_run.running = False
     assert "progress" in log and "operator zedo.estimate_pose" not in log
 
@@ -107,6 +81,30 @@ def test_import_npz_creates_a_track_per_joint(empty_scene, tmp_path, example):
     wrist = _track_points(tracking_object, "left_wrist", clip)
     assert all(clip.frame_start + i not in wrist or wrist[clip.frame_start + i][2] for i in hidden)
     assert empty_scene.zedo.track_names() == list(JOINT_NAMES)
+
+
+def test_import_takes_the_files_camera_and_frame_rate(empty_scene, tmp_path, example):
+    clip = make_clip(tmp_path, (960, 540))  # half the detections' 1920 x 1080: K is scaled with them
+    empty_scene.zedo.clip = clip
+    assert clip.fps == 0 and empty_scene.render.fps == 24  # an image sequence knows no frame rate
+    assert _import(EXAMPLE) == {"FINISHED"}
+    camera = clip.tracking.camera
+    assert camera.focal_length_pixels == pytest.approx(example["K"][0, 0] / 2, rel=1e-5)
+    assert tuple(camera.principal_point_pixels) == pytest.approx((example["K"][0, 2] / 2, 540 - example["K"][1, 2] / 2))
+    assert empty_scene.render.fps / empty_scene.render.fps_base == pytest.approx(float(example["fps"]))
+    choice = estimate.choose_camera(empty_scene.zedo)
+    assert choice.calibrated and choice.source == "file"
+    np.testing.assert_allclose(choice.K, example["K"] / [[2], [2], [1]], rtol=1e-5)
+    log, icons, inactive = draw_panel()
+    label = "From the file (walking_example.npz): focal length 750 px"
+    assert icons[label] == "CAMERA_DATA" and "field_of_view" in inactive and "ERROR" not in icons.values()
+    camera.focal_length_pixels = 800.0  # calibrated by the user since
+    assert estimate.choose_camera(empty_scene.zedo).description == "Calibrated clip camera: focal length 800 px"
+    # Without those options nothing but the tracks is imported.
+    empty_scene.render.fps = 24
+    camera.focal_length = 24.0
+    assert _import(EXAMPLE, use_file_camera=False, use_file_fps=False) == {"FINISHED"}
+    assert empty_scene.render.fps == 24 and camera.focal_length == pytest.approx(24.0)
 
 
 def test_import_coco_json_derives_pelvis(empty_scene, tmp_path):
@@ -201,14 +199,23 @@ def test_estimate_keys_joints_onto_the_tracks(empty_scene, tmp_path, example):
         u, _, vt = np.linalg.svd(true_rel.T @ rel)
         errors_3d.append(np.linalg.norm(rel @ (u @ vt).T - true_rel, axis=1).mean() * 1000)
     print(f"reprojection {np.mean(errors_px):.2f} px (max {np.max(errors_px):.2f}); 3D {np.mean(errors_3d):.1f} mm")
+    # The run's camera is the scene camera; the scene plays the estimated frames; the rig is the
+    # retarget panel's source.
+    assert empty_scene.camera == camera
+    assert (empty_scene.frame_start, empty_scene.frame_end) == (clip.frame_start, clip.frame_start + 89)
+    assert empty_scene.zedo.retarget_source == rig
     assert np.mean(errors_px) < 4.0 and np.percentile(errors_px, 95) < 10.0  # video mode trades ~1 px for steadiness
     assert np.mean(errors_3d) < 80.0
 
 
 def test_estimate_without_mapping_explains(empty_scene, tmp_path):
-    empty_scene.zedo.clip = make_clip(tmp_path, (640, 480))
+    clip = make_clip(tmp_path, (640, 480))
+    empty_scene.zedo.clip = clip
     assert not bpy.ops.zedo.estimate_pose.poll()
-    assert "Map at least 4 joints" in estimate.readiness(empty_scene.zedo)
+    assert "No tracks yet" in estimate.readiness(empty_scene.zedo)
+    clip.tracking.objects.active.tracks.new(name="a track", frame=1)
+    reason = estimate.readiness(empty_scene.zedo)
+    assert "Map at least 4 joints" in reason and not reason.error
 
 
 def test_cancelled_run_leaves_scene_unchanged(empty_scene, tmp_path, example):
@@ -216,7 +223,7 @@ def test_cancelled_run_leaves_scene_unchanged(empty_scene, tmp_path, example):
     before = data_counts()
     request = estimate.gather_request(bpy.context, empty_scene.zedo, estimate.EstimateSettings())
     job = EngineJob(request.run)
-    job.cancel(wait=False)
+    job.cancel()
     job.start().wait()
     assert type(job.error).__name__ == "LiftCancelled"
     assert data_counts() == before
