@@ -47,9 +47,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from typing import NamedTuple
+
 import numpy as np
-from scipy import sparse
-from scipy.optimize import least_squares
 
 from .inputs import InputError
 
@@ -184,17 +184,48 @@ def upright_frames(keypoints: np.ndarray, confidence: np.ndarray) -> np.ndarray:
     return ok
 
 
-def _acceleration_operator(index: np.ndarray, seen: np.ndarray, fps: float | None) -> tuple[sparse.csr_matrix, np.ndarray]:
+class _RowOperator:
+    """A sparse linear operator in compressed-row layout (numpy only): row ``i`` holds
+    ``data[indptr[i]:indptr[i + 1]]`` at columns ``indices[indptr[i]:indptr[i + 1]]``."""
+
+    def __init__(self, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, columns: int):
+        self.indptr, self.indices, self.data, self.columns = indptr, indices, data, columns
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self.indptr) - 1, self.columns
+
+    @property
+    def nnz(self) -> int:
+        return len(self.data)
+
+    def __matmul__(self, x: np.ndarray) -> np.ndarray:
+        """The product with ``x`` ``(columns, ...)``: ``(rows, ...)``."""
+        out = np.zeros((self.shape[0],) + x.shape[1:])
+        starts = self.indptr[:-1]
+        filled = self.indptr[1:] > starts
+        if filled.any():
+            terms = self.data.reshape((-1,) + (1,) * (x.ndim - 1)) * x[self.indices]
+            out[filled] = np.add.reduceat(terms, starts[filled], axis=0)
+        return out
+
+    def __getitem__(self, keep: np.ndarray) -> "_RowOperator":
+        """The rows ``keep`` (a boolean mask or indices), in that order."""
+        rows = np.arange(self.shape[0])[keep]
+        counts = self.indptr[rows + 1] - self.indptr[rows]
+        indptr = np.concatenate([[0], np.cumsum(counts)])
+        gather = np.repeat(self.indptr[rows] - indptr[:-1], counts) + np.arange(indptr[-1])
+        return _RowOperator(indptr, self.indices[gather], self.data[gather], self.columns)
+
+
+def _acceleration_operator(index: np.ndarray, seen: np.ndarray, fps: float | None) -> tuple[_RowOperator, np.ndarray]:
     """A sparse ``(len(index), len(support))`` operator giving each fitted frame's acceleration
-    (per s^2) from the positions of the ``support`` frames: the second derivative of a quadratic
-    fitted over :data:`LEAN_WINDOW_S` around the frame. Rows are zero without ``fps`` or where the
-    window is too sparsely seen."""
-    support = np.flatnonzero(seen)
-    rows, cols, vals = [], [], []
+    (per s^2) from the positions of the ``support`` frames (sorted; the fitted frames and those
+    their windows use): the second derivative of a quadratic fitted over :data:`LEAN_WINDOW_S`
+    around the frame. Rows are zero without ``fps`` or where the window is too sparsely seen."""
+    counts, frame_lists, coefs = np.zeros(len(index), dtype=np.int64), [], []
     if fps is not None:
         half = max(2, int(round(0.5 * LEAN_WINDOW_S * fps)))
-        lookup = np.full(len(seen), -1)
-        lookup[support] = np.arange(len(support))
         for row, t in enumerate(index):
             frames = np.arange(max(0, t - half), min(len(seen), t + half + 1))
             frames = frames[seen[frames]]
@@ -202,15 +233,18 @@ def _acceleration_operator(index: np.ndarray, seen: np.ndarray, fps: float | Non
                 continue
             tau = (frames - t) / fps
             V = np.column_stack([np.ones_like(tau), tau, tau**2])
-            coef = 2.0 * np.linalg.pinv(V)[2]
-            rows += [row] * len(frames)
-            cols += list(lookup[frames])
-            vals += list(coef)
-    operator = sparse.csr_matrix((vals, (rows, cols)), shape=(len(index), len(support)))
-    return operator, support
+            coefs.append(2.0 * np.linalg.pinv(V)[2])
+            frame_lists.append(frames)
+            counts[row] = len(frames)
+    frames = np.concatenate(frame_lists) if frame_lists else np.zeros(0, dtype=np.int64)
+    # Only the frames some row uses (and the fitted ones) are kept: long clips stay cheap to evaluate.
+    support = np.union1d(index, frames).astype(np.int64)
+    data = np.concatenate(coefs) if coefs else np.zeros(0)
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    return _RowOperator(indptr, np.searchsorted(support, frames), data, len(support)), support
 
 
-@dataclass
+@dataclass(eq=False)
 class _Problem:
     """Centred pixels of the fitted frames' foot and upper points, and the acceleration operator."""
 
@@ -219,43 +253,143 @@ class _Problem:
     scale: np.ndarray  # (n,) image length foot -> upper
     support_foot: np.ndarray  # (m, 2) frames the accelerations are taken from
     fit_in_support: np.ndarray  # (n,) row of each fitted frame in the support
-    acceleration: sparse.csr_matrix  # (n, m)
+    acceleration: _RowOperator  # (n, m)
 
     def subset(self, keep: np.ndarray) -> "_Problem":
         return _Problem(self.foot[keep], self.upper[keep], self.scale[keep], self.support_foot, self.fit_in_support[keep], self.acceleration[keep])
 
 
+def _model(params: np.ndarray, problem: _Problem, jacobian: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """Observed minus predicted upper points, in person heights (image length foot -> upper),
+    flattened ``(2n,)``; with ``jacobian`` also their derivatives ``(2n, 4)`` by the parameters
+    ``(log f, m)`` (forward mode: each quantity carries its 4 derivatives in a last axis)."""
+    f = math.exp(params[0])
+    m = np.asarray(params[1:], dtype=np.float64)
+    norm2 = float(m @ m)
+    norm = math.sqrt(norm2)
+    n, h = m / norm, 1.0 / norm2
+    foot = problem.support_foot
+    rays = np.column_stack([foot / f, np.ones(len(foot))])
+    raw_down = rays @ n
+    down = np.minimum(raw_down, -1e-3)  # feet below the horizon
+    ground = -h * rays / down[:, None]  # foot points on the ground, units of L
+    if jacobian:
+        dn = np.zeros((3, 4))
+        dn[:, 1:] = (np.eye(3) - np.outer(n, n)) / norm
+        dh = np.zeros(4)
+        dh[1:] = -2.0 * m / norm2**2
+        drays = np.zeros((len(foot), 3, 4))
+        drays[:, :2, 0] = -foot / f
+        ddown = np.einsum("sk,kp->sp", rays, dn)
+        ddown[:, 0] += drays[:, :2, 0] @ n[:2]
+        ddown[raw_down > -1e-3] = 0.0
+        dground = (
+            -(dh * rays[:, :, None] + h * drays) / down[:, None, None]
+            + (h * rays / down[:, None] ** 2)[:, :, None] * ddown[:, None, :]
+        )
+        stacked = np.concatenate([ground[:, :, None], dground], axis=2)  # (m, 3, 1 + 4)
+        offset = np.concatenate([n[:, None], dn], axis=1)
+    else:
+        stacked, offset = ground[:, :, None], n[:, None]
+    upper = stacked[problem.fit_in_support] + offset
+    if problem.acceleration.nnz:
+        upper = upper + (LEAN_LEVER_M / GRAVITY) * (problem.acceleration @ stacked)
+    value = upper[:, :, 0]
+    z = np.maximum(value[:, 2], 1e-3)
+    predicted = f * value[:, :2] / z[:, None]
+    residuals = ((predicted - problem.upper) / problem.scale[:, None]).ravel()
+    if not jacobian:
+        return residuals, None
+    du = upper[:, :, 1:]
+    dz = np.where((value[:, 2] > 1e-3)[:, None], du[:, 2], 0.0)
+    dpredicted = f * du[:, :2] / z[:, None, None] - (predicted / z[:, None])[:, :, None] * dz[:, None, :]
+    dpredicted[:, :, 0] += predicted  # d f / d log f = f
+    return residuals, (dpredicted / problem.scale[:, None, None]).reshape(-1, 4)
+
+
 def _residuals(params: np.ndarray, problem: _Problem) -> np.ndarray:
     """Observed minus predicted upper points, in person heights (image length foot -> upper)."""
-    f = math.exp(params[0])
-    m = params[1:]
-    norm2 = float(m @ m)
-    n, h = m / math.sqrt(norm2), 1.0 / norm2
-    rays = np.column_stack([problem.support_foot / f, np.ones(len(problem.support_foot))])
-    down = np.minimum(rays @ n, -1e-3)  # feet below the horizon
-    ground = -h * rays / down[:, None]  # foot points on the ground, units of L
-    upper = ground[problem.fit_in_support] + n
-    if problem.acceleration.nnz:
-        upper = upper + (LEAN_LEVER_M / GRAVITY) * (problem.acceleration @ ground)
-    z = np.maximum(upper[:, 2], 1e-3)
-    return ((f * upper[:, :2] / z[:, None] - problem.upper) / problem.scale[:, None]).ravel()
+    return _model(params, problem)[0]
 
 
 def _log_focal_bounds(width: float) -> tuple[float, float]:
     return math.log(FOCAL_BOUNDS[0] * width), math.log(FOCAL_BOUNDS[1] * width)
 
 
-def _fit(problem: _Problem, width: float, starts: list[np.ndarray], tol: float = 1e-8):
+class _Fit(NamedTuple):
+    x: np.ndarray  # (log f, m)
+    cost: float  # 0.5 * RESIDUAL_SCALE^2 * sum(rho((r / RESIDUAL_SCALE)^2)), rho(z) = 2 (sqrt(1 + z) - 1)
+
+
+def _soft_l1(residuals: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """The robust cost, its gradient's weights ``rho'(z)`` (gradient ``J^T (rho' r)``) and its
+    curvature's ``rho' + 2 z rho'' = (1 + z)^-3/2`` (Gauss-Newton Hessian ``J^T diag(.) J``)."""
+    root = np.sqrt(1.0 + (residuals / RESIDUAL_SCALE) ** 2)
+    return float(RESIDUAL_SCALE**2 * np.sum(root - 1.0)), 1.0 / root, root**-3
+
+
+def _least_squares(problem: _Problem, x0: np.ndarray, lower: np.ndarray, upper: np.ndarray, tol: float, max_evaluations: int = 400) -> _Fit:
+    """Bounded Levenberg-Marquardt on the soft-L1 cost: Gauss-Newton steps with the loss's own
+    curvature (as scipy's ``least_squares`` takes it), Marquardt damping, variables held at a bound the gradient pushes
+    against, steps projected into the bounds. Stops like scipy's ``least_squares`` with
+    ``ftol = xtol = gtol = tol``: a relative cost decrease below ``tol`` on a well-predicted
+    step, a step below ``tol`` relative to ``x``, or a projected gradient below ``tol``."""
+    x = np.clip(x0, lower, upper)
+    r, J = _model(x, problem, jacobian=True)
+    cost, weight, curvature = _soft_l1(r)
+    if not math.isfinite(cost):
+        return _Fit(x, math.inf)
+    # Damping relative to the diagonal of the normal equations; 0 = the full Gauss-Newton step, tried
+    # first (the problem is ill-conditioned along the scale of m, where any damping slows it down).
+    damping, growth = 0.0, 2.0
+    evaluations = 1
+    while evaluations < max_evaluations:
+        gradient = J.T @ (weight * r)
+        if np.max(np.abs(x - np.clip(x - gradient, lower, upper))) < tol:
+            break
+        hessian = J.T @ (curvature[:, None] * J)
+        diagonal = np.maximum(np.diag(hessian), 1e-12 * max(float(np.max(np.diag(hessian))), 1e-300))
+        free = ~(((x <= lower) & (gradient > 0)) | ((x >= upper) & (gradient < 0)))
+        step = np.zeros_like(x)
+        system = hessian[np.ix_(free, free)] + damping * np.diag(diagonal[free])
+        try:
+            step[free] = np.linalg.solve(system, -gradient[free])
+        except np.linalg.LinAlgError:
+            damping, growth = max(damping * growth, 1e-3), growth * 2.0
+            continue
+        candidate = np.clip(x + step, lower, upper)
+        step = candidate - x
+        step_norm, x_norm = float(np.linalg.norm(step)), float(np.linalg.norm(x))
+        if step_norm < tol * (tol + x_norm):
+            break
+        predicted = -float(gradient @ step + 0.5 * step @ hessian @ step)
+        r_new, J_new = _model(candidate, problem, jacobian=True)
+        evaluations += 1
+        cost_new, weight_new, curvature_new = _soft_l1(r_new)
+        decrease = cost - cost_new if math.isfinite(cost_new) else -math.inf
+        ratio = decrease / predicted if predicted > 0 else -1.0
+        if decrease > 0:
+            x, r, J, weight, curvature = candidate, r_new, J_new, weight_new, curvature_new
+            done = decrease < tol * cost and ratio > 0.25
+            cost = cost_new
+            damping *= max(1.0 / 3.0, 1.0 - (2.0 * ratio - 1.0) ** 3)
+            damping = damping if damping > 1e-9 else 0.0
+            growth = 2.0
+            if done:
+                break
+        else:
+            damping, growth = max(damping * growth, 1e-3), growth * 2.0
+    return _Fit(x, cost)
+
+
+def _fit(problem: _Problem, width: float, starts: list[np.ndarray], tol: float = 1e-8) -> _Fit:
     lo, hi = _log_focal_bounds(width)
-    bounds = ([lo, -10, -10, -10], [hi, 10, 10, 10])
+    lower, upper = np.array([lo, -10.0, -10.0, -10.0]), np.array([hi, 10.0, 10.0, 10.0])
     best = None
     for x0 in starts:
         x0 = x0.copy()
         x0[0] = min(max(x0[0], lo + 1e-6), hi - 1e-6)
-        result = least_squares(
-            _residuals, x0, bounds=bounds, loss="soft_l1", f_scale=RESIDUAL_SCALE, args=(problem,), x_scale=0.3,
-            ftol=tol, xtol=tol, gtol=tol,
-        )
+        result = _least_squares(problem, x0, lower, upper, tol)
         if best is None or result.cost < best.cost:
             best = result
     return best
