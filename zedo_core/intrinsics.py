@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-
 from typing import NamedTuple
 
 import numpy as np
@@ -256,7 +255,11 @@ class _Problem:
     acceleration: _RowOperator  # (n, m)
 
     def subset(self, keep: np.ndarray) -> "_Problem":
-        return _Problem(self.foot[keep], self.upper[keep], self.scale[keep], self.support_foot, self.fit_in_support[keep], self.acceleration[keep])
+        """The fitted frames ``keep``, with only the support frames they use (fewer to evaluate)."""
+        fit, acceleration = self.fit_in_support[keep], self.acceleration[keep]
+        used = np.union1d(fit, acceleration.indices)
+        acceleration = _RowOperator(acceleration.indptr, np.searchsorted(used, acceleration.indices), acceleration.data, len(used))
+        return _Problem(self.foot[keep], self.upper[keep], self.scale[keep], self.support_foot[used], np.searchsorted(used, fit), acceleration)
 
 
 def _model(params: np.ndarray, problem: _Problem, jacobian: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
@@ -274,21 +277,18 @@ def _model(params: np.ndarray, problem: _Problem, jacobian: bool = False) -> tup
     down = np.minimum(raw_down, -1e-3)  # feet below the horizon
     ground = -h * rays / down[:, None]  # foot points on the ground, units of L
     if jacobian:
-        dn = np.zeros((3, 4))
-        dn[:, 1:] = (np.eye(3) - np.outer(n, n)) / norm
-        dh = np.zeros(4)
-        dh[1:] = -2.0 * m / norm2**2
-        drays = np.zeros((len(foot), 3, 4))
-        drays[:, :2, 0] = -foot / f
-        ddown = np.einsum("sk,kp->sp", rays, dn)
-        ddown[:, 0] += drays[:, :2, 0] @ n[:2]
+        # rays depend on log f only (d rays = e_z - rays), so each derivative of ground is the ray
+        # over down times a per-frame factor, plus -h e_z / down in log f's.
+        dn = (np.eye(3) - np.outer(n, n)) / norm  # d n / d m
+        ddown = np.column_stack([n[2] - raw_down, rays @ dn])
         ddown[raw_down > -1e-3] = 0.0
-        dground = (
-            -(dh * rays[:, :, None] + h * drays) / down[:, None, None]
-            + (h * rays / down[:, None] ** 2)[:, :, None] * ddown[:, None, :]
-        )
+        factor = h * ddown / down[:, None]
+        factor[:, 0] += h
+        factor[:, 1:] += 2.0 * m / norm2**2  # - d h / d m
+        dground = (rays / down[:, None])[:, :, None] * factor[:, None, :]
+        dground[:, 2, 0] -= h / down
         stacked = np.concatenate([ground[:, :, None], dground], axis=2)  # (m, 3, 1 + 4)
-        offset = np.concatenate([n[:, None], dn], axis=1)
+        offset = np.concatenate([n[:, None], np.zeros((3, 1)), dn], axis=1)
     else:
         stacked, offset = ground[:, :, None], n[:, None]
     upper = stacked[problem.fit_in_support] + offset
@@ -328,12 +328,15 @@ def _soft_l1(residuals: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     return float(RESIDUAL_SCALE**2 * np.sum(root - 1.0)), 1.0 / root, root**-3
 
 
-def _least_squares(problem: _Problem, x0: np.ndarray, lower: np.ndarray, upper: np.ndarray, tol: float, max_evaluations: int = 400) -> _Fit:
+def _least_squares(
+    problem: _Problem, x0: np.ndarray, lower: np.ndarray, upper: np.ndarray, tol: float, max_evaluations: int = 400
+) -> _Fit:
     """Bounded Levenberg-Marquardt on the soft-L1 cost: Gauss-Newton steps with the loss's own
-    curvature (as scipy's ``least_squares`` takes it), Marquardt damping, variables held at a bound the gradient pushes
-    against, steps projected into the bounds. Stops like scipy's ``least_squares`` with
-    ``ftol = xtol = gtol = tol``: a relative cost decrease below ``tol`` on a well-predicted
-    step, a step below ``tol`` relative to ``x``, or a projected gradient below ``tol``."""
+    curvature (as scipy's ``least_squares`` takes it), Marquardt damping, variables held at a
+    bound the gradient pushes against, steps projected into the bounds. Stops like scipy's
+    ``least_squares`` with ``ftol = xtol = gtol = tol``: a relative cost decrease below ``tol`` on
+    a well-predicted step, a step below ``tol`` relative to ``x``, or a projected gradient below
+    ``tol``."""
     x = np.clip(x0, lower, upper)
     r, J = _model(x, problem, jacobian=True)
     cost, weight, curvature = _soft_l1(r)
