@@ -130,9 +130,9 @@ def test_same_estimates_as_scipy_least_squares(monkeypatch, name):
         assert ours.estimated == theirs.estimated
         assert ours.reason.split(" (")[0] == theirs.reason.split(" (")[0]
         assert ours.focal_px == pytest.approx(theirs.focal_px, rel=0.005)
-        if ours.pitch_deg is not None:
+        if ours.estimated:  # (the fallbacks' fits are undetermined: a level camera's pitch wanders by a few 0.1 deg)
             assert ours.pitch_deg == pytest.approx(theirs.pitch_deg, abs=0.05)
-        if ours.uncertainty is not None:
+        if ours.uncertainty is not None and ours.uncertainty < 2 * intrinsics.MAX_LOG_UNCERTAINTY:
             assert ours.uncertainty == pytest.approx(theirs.uncertainty, abs=0.002)
 
 
@@ -153,7 +153,7 @@ def test_a_fit_beyond_the_focal_bound_stops_on_it(monkeypatch):
     width = 0.7 * FOCAL / intrinsics.FOCAL_BOUNDS[1]  # the longest plausible focal length: 70% of the true one
     lo, hi = intrinsics._log_focal_bounds(width)
     ours, theirs = intrinsics._fit(problem, width, starts), _scipy_fit(problem, width, starts)
-    assert ours.x[0] == hi and hi - 0.01 < theirs.x[0] <= hi  # both end up on the bound the gate checks
+    assert hi - 1e-5 < ours.x[0] <= hi and hi - 0.01 < theirs.x[0] <= hi  # both end on the bound the gate checks
     assert ours.cost <= theirs.cost * (1 + 1e-6)
     np.testing.assert_allclose(ours.x[1:], theirs.x[1:], atol=1e-3)
 

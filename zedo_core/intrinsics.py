@@ -328,60 +328,105 @@ def _soft_l1(residuals: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     return float(RESIDUAL_SCALE**2 * np.sum(root - 1.0)), 1.0 / root, root**-3
 
 
+def _trust_region_step(gradient: np.ndarray, hessian: np.ndarray, radius: float) -> np.ndarray:
+    """The minimiser of ``g.s + s.H.s / 2`` over ``|s| <= radius`` (``H`` small, symmetric, positive
+    semi-definite): the Gauss-Newton step if it fits, else ``-(H + lam I)^-1 g`` with ``lam`` found
+    by safeguarded Newton steps on the secular equation so that ``|s|`` is within 1% of ``radius``."""
+    if not np.any(gradient):
+        return np.zeros_like(gradient)
+    eigenvalues, vectors = np.linalg.eigh(hessian)
+    eigenvalues = np.maximum(eigenvalues, 0.0)
+    b = vectors.T @ gradient
+    if eigenvalues[0] > 1e-12 * eigenvalues[-1]:
+        step = -vectors @ (b / eigenvalues)
+        if np.linalg.norm(step) <= radius:
+            return step
+    low, high = 0.0, float(np.linalg.norm(gradient)) / radius  # |s(high)| <= radius
+    lam = high
+    for _ in range(50):
+        norm = math.sqrt(float(np.sum((b / (eigenvalues + lam)) ** 2)))
+        if abs(norm - radius) <= 0.01 * radius:
+            break
+        if norm > radius:
+            low = lam
+        else:
+            high = lam
+        slope = float(np.sum(b**2 / (eigenvalues + lam) ** 3))  # -d|s|^2/dlam / 2
+        lam += (norm - radius) / radius * norm**2 / slope if slope > 0 else 0.0
+        if not low < lam < high:
+            lam = 0.5 * (low + high) if low > 0 else math.sqrt(max(low, 1e-12 * high) * high)
+    return -vectors @ (b / (eigenvalues + lam))
+
+
+def _bounded_step(
+    x: np.ndarray, gradient: np.ndarray, hessian: np.ndarray, radius: float, lower: np.ndarray, upper: np.ndarray,
+    held: np.ndarray,
+) -> np.ndarray:
+    """A trust-region step that stays strictly inside the bounds: the best, by the quadratic model,
+    of the step cut at 99.5% of the way to the first bound it meets and the steps with the
+    variables that block it held where they are (``held``: held from the start)."""
+    candidates = []
+    while (~held).any():
+        step = np.zeros_like(x)
+        step[~held] = _trust_region_step(gradient[~held], hessian[np.ix_(~held, ~held)], radius)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            reach = np.where(step > 0, (upper - x) / step, np.where(step < 0, (lower - x) / step, np.inf))
+        if reach.min() >= 1.0:
+            candidates.append(step)
+            break
+        candidates.append(step * (0.995 * reach.min()))
+        held = held | (reach < 1.0)
+    if not candidates:
+        return np.zeros_like(x)
+    return min(candidates, key=lambda s: float(gradient @ s + 0.5 * s @ hessian @ s))
+
+
 def _least_squares(
     problem: _Problem, x0: np.ndarray, lower: np.ndarray, upper: np.ndarray, tol: float, max_evaluations: int = 400
 ) -> _Fit:
-    """Bounded Levenberg-Marquardt on the soft-L1 cost: Gauss-Newton steps with the loss's own
-    curvature (as scipy's ``least_squares`` takes it), Marquardt damping, variables held at a
-    bound the gradient pushes against, steps projected into the bounds. Stops like scipy's
-    ``least_squares`` with ``ftol = xtol = gtol = tol``: a relative cost decrease below ``tol`` on
-    a well-predicted step, a step below ``tol`` relative to ``x``, or a projected gradient below
-    ``tol``."""
+    """Minimise the soft-L1 cost within bounds, the way scipy's ``least_squares`` (trust region
+    reflective) does, in numpy: Gauss-Newton models with the loss's own curvature, an exact
+    trust-region step (radius from ``|x0|`` like scipy's with a uniform ``x_scale``, updated by the
+    same rules) kept strictly inside the bounds (:func:`_bounded_step`). Stops as scipy's does
+    with ``ftol = xtol = gtol = tol``: a relative cost decrease below ``tol`` on a well-predicted
+    step, a step below ``tol`` relative to ``|x|``, or a gradient scaled by the room to the
+    bounds below ``tol``."""
     x = np.clip(x0, lower, upper)
     r, J = _model(x, problem, jacobian=True)
     cost, weight, curvature = _soft_l1(r)
     if not math.isfinite(cost):
         return _Fit(x, math.inf)
-    # Damping relative to the diagonal of the normal equations; 0 = the full Gauss-Newton step, tried
-    # first (the problem is ill-conditioned along the scale of m, where any damping slows it down).
-    damping, growth = 0.0, 2.0
+    radius = float(np.linalg.norm(x)) or 1.0
     evaluations = 1
     while evaluations < max_evaluations:
         gradient = J.T @ (weight * r)
-        if np.max(np.abs(x - np.clip(x - gradient, lower, upper))) < tol:
+        # scipy's first-order optimality with bounds: the gradient scaled by the distance to the
+        # bound it points away from.
+        room = np.where(gradient > 0, x - lower, np.where(gradient < 0, upper - x, 1.0))
+        if np.max(np.abs(gradient * room)) < tol:
             break
         hessian = J.T @ (curvature[:, None] * J)
-        diagonal = np.maximum(np.diag(hessian), 1e-12 * max(float(np.max(np.diag(hessian))), 1e-300))
-        free = ~(((x <= lower) & (gradient > 0)) | ((x >= upper) & (gradient < 0)))
-        step = np.zeros_like(x)
-        system = hessian[np.ix_(free, free)] + damping * np.diag(diagonal[free])
-        try:
-            step[free] = np.linalg.solve(system, -gradient[free])
-        except np.linalg.LinAlgError:
-            damping, growth = max(damping * growth, 1e-3), growth * 2.0
-            continue
+        step = _bounded_step(x, gradient, hessian, radius, lower, upper, held=room <= 1e-10 * np.maximum(1.0, np.abs(x)))
         candidate = np.clip(x + step, lower, upper)
         step = candidate - x
-        step_norm, x_norm = float(np.linalg.norm(step)), float(np.linalg.norm(x))
-        if step_norm < tol * (tol + x_norm):
+        step_norm = float(np.linalg.norm(step))
+        if step_norm < tol * (tol + float(np.linalg.norm(x))):
             break
         predicted = -float(gradient @ step + 0.5 * step @ hessian @ step)
         r_new, J_new = _model(candidate, problem, jacobian=True)
         evaluations += 1
         cost_new, weight_new, curvature_new = _soft_l1(r_new)
         decrease = cost - cost_new if math.isfinite(cost_new) else -math.inf
-        ratio = decrease / predicted if predicted > 0 else -1.0
+        ratio = decrease / predicted if predicted > 0 else (1.0 if predicted == decrease == 0 else 0.0)
+        if ratio < 0.25:
+            radius = 0.25 * step_norm
+        elif ratio > 0.75 and step_norm > 0.95 * radius:
+            radius *= 2.0
         if decrease > 0:
             x, r, J, weight, curvature = candidate, r_new, J_new, weight_new, curvature_new
-            done = decrease < tol * cost and ratio > 0.25
             cost = cost_new
-            damping *= max(1.0 / 3.0, 1.0 - (2.0 * ratio - 1.0) ** 3)
-            damping = damping if damping > 1e-9 else 0.0
-            growth = 2.0
-            if done:
+            if decrease < tol * cost and ratio > 0.25:
                 break
-        else:
-            damping, growth = max(damping * growth, 1e-3), growth * 2.0
     return _Fit(x, cost)
 
 
