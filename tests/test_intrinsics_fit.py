@@ -87,6 +87,37 @@ def test_jacobian_matches_finite_differences(monkeypatch, fps):
             np.testing.assert_allclose(jacobian[:, k], central, rtol=0, atol=1e-7 * max(1.0, np.abs(central).max()))
 
 
+def test_trust_region_step_solves_the_subproblem():
+    rng = np.random.default_rng(1)
+    for trial in range(20):
+        A = rng.normal(size=(6, 4)) * np.array([1.0, 1e-2, 1.0, 30.0])  # ill-conditioned, like the fit's
+        hessian, gradient = A.T @ A, rng.normal(size=4)
+        if trial % 5 == 0:
+            hessian[:, 0] = hessian[0, :] = 0.0  # singular
+        for radius in (1e-3, 0.1, 10.0, 1e6):
+            step = intrinsics._trust_region_step(gradient, hessian, radius)
+            assert np.linalg.norm(step) <= 1.01 * radius
+            # The optimality conditions: (H + lam I) s = -g with lam >= 0, and |s| = radius (to 1%) if lam > 0.
+            lam = -step @ (hessian @ step + gradient) / (step @ step)
+            assert lam >= -1e-9 * np.abs(hessian).max()
+            np.testing.assert_allclose(hessian @ step + lam * step, -gradient, rtol=1e-6, atol=1e-6 * np.abs(gradient).max())
+            if lam > 1e-9 * np.abs(hessian).max():
+                assert 0.99 * radius <= np.linalg.norm(step) <= 1.01 * radius
+    newton = intrinsics._trust_region_step(gradient, hessian + np.eye(4), 1e6)
+    np.testing.assert_allclose(newton, -np.linalg.solve(hessian + np.eye(4), gradient))
+
+
+def test_bounded_steps_stay_inside_the_bounds():
+    rng = np.random.default_rng(2)
+    lower, upper = np.array([5.0, -10, -10, -10]), np.array([9.0, 10, 10, 10])
+    for _ in range(50):
+        x = rng.uniform(lower, upper)
+        x[0] = rng.choice([lower[0] + 1e-7, upper[0] - 1e-7, x[0]])
+        A = rng.normal(size=(6, 4))
+        step = intrinsics._bounded_step(x, 100 * rng.normal(size=4), A.T @ A, 50.0, lower, upper, held=np.zeros(4, bool))
+        assert np.all(x + step > lower) and np.all(x + step < upper)
+
+
 # --- against scipy's least_squares (the implementation this replaces) -------------------------
 
 
