@@ -46,10 +46,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
-from scipy import sparse
-from scipy.optimize import least_squares
 
 from .inputs import InputError
 
@@ -184,17 +183,48 @@ def upright_frames(keypoints: np.ndarray, confidence: np.ndarray) -> np.ndarray:
     return ok
 
 
-def _acceleration_operator(index: np.ndarray, seen: np.ndarray, fps: float | None) -> tuple[sparse.csr_matrix, np.ndarray]:
+class _RowOperator:
+    """A sparse linear operator in compressed-row layout (numpy only): row ``i`` holds
+    ``data[indptr[i]:indptr[i + 1]]`` at columns ``indices[indptr[i]:indptr[i + 1]]``."""
+
+    def __init__(self, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, columns: int):
+        self.indptr, self.indices, self.data, self.columns = indptr, indices, data, columns
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self.indptr) - 1, self.columns
+
+    @property
+    def nnz(self) -> int:
+        return len(self.data)
+
+    def __matmul__(self, x: np.ndarray) -> np.ndarray:
+        """The product with ``x`` ``(columns, ...)``: ``(rows, ...)``."""
+        out = np.zeros((self.shape[0],) + x.shape[1:])
+        starts = self.indptr[:-1]
+        filled = self.indptr[1:] > starts
+        if filled.any():
+            terms = self.data.reshape((-1,) + (1,) * (x.ndim - 1)) * x[self.indices]
+            out[filled] = np.add.reduceat(terms, starts[filled], axis=0)
+        return out
+
+    def __getitem__(self, keep: np.ndarray) -> "_RowOperator":
+        """The rows ``keep`` (a boolean mask or indices), in that order."""
+        rows = np.arange(self.shape[0])[keep]
+        counts = self.indptr[rows + 1] - self.indptr[rows]
+        indptr = np.concatenate([[0], np.cumsum(counts)])
+        gather = np.repeat(self.indptr[rows] - indptr[:-1], counts) + np.arange(indptr[-1])
+        return _RowOperator(indptr, self.indices[gather], self.data[gather], self.columns)
+
+
+def _acceleration_operator(index: np.ndarray, seen: np.ndarray, fps: float | None) -> tuple[_RowOperator, np.ndarray]:
     """A sparse ``(len(index), len(support))`` operator giving each fitted frame's acceleration
-    (per s^2) from the positions of the ``support`` frames: the second derivative of a quadratic
-    fitted over :data:`LEAN_WINDOW_S` around the frame. Rows are zero without ``fps`` or where the
-    window is too sparsely seen."""
-    support = np.flatnonzero(seen)
-    rows, cols, vals = [], [], []
+    (per s^2) from the positions of the ``support`` frames (sorted; the fitted frames and those
+    their windows use): the second derivative of a quadratic fitted over :data:`LEAN_WINDOW_S`
+    around the frame. Rows are zero without ``fps`` or where the window is too sparsely seen."""
+    counts, frame_lists, coefs = np.zeros(len(index), dtype=np.int64), [], []
     if fps is not None:
         half = max(2, int(round(0.5 * LEAN_WINDOW_S * fps)))
-        lookup = np.full(len(seen), -1)
-        lookup[support] = np.arange(len(support))
         for row, t in enumerate(index):
             frames = np.arange(max(0, t - half), min(len(seen), t + half + 1))
             frames = frames[seen[frames]]
@@ -202,15 +232,18 @@ def _acceleration_operator(index: np.ndarray, seen: np.ndarray, fps: float | Non
                 continue
             tau = (frames - t) / fps
             V = np.column_stack([np.ones_like(tau), tau, tau**2])
-            coef = 2.0 * np.linalg.pinv(V)[2]
-            rows += [row] * len(frames)
-            cols += list(lookup[frames])
-            vals += list(coef)
-    operator = sparse.csr_matrix((vals, (rows, cols)), shape=(len(index), len(support)))
-    return operator, support
+            coefs.append(2.0 * np.linalg.pinv(V)[2])
+            frame_lists.append(frames)
+            counts[row] = len(frames)
+    frames = np.concatenate(frame_lists) if frame_lists else np.zeros(0, dtype=np.int64)
+    # Only the frames some row uses (and the fitted ones) are kept: long clips stay cheap to evaluate.
+    support = np.union1d(index, frames).astype(np.int64)
+    data = np.concatenate(coefs) if coefs else np.zeros(0)
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    return _RowOperator(indptr, np.searchsorted(support, frames), data, len(support)), support
 
 
-@dataclass
+@dataclass(eq=False)
 class _Problem:
     """Centred pixels of the fitted frames' foot and upper points, and the acceleration operator."""
 
@@ -219,43 +252,192 @@ class _Problem:
     scale: np.ndarray  # (n,) image length foot -> upper
     support_foot: np.ndarray  # (m, 2) frames the accelerations are taken from
     fit_in_support: np.ndarray  # (n,) row of each fitted frame in the support
-    acceleration: sparse.csr_matrix  # (n, m)
+    acceleration: _RowOperator  # (n, m)
 
     def subset(self, keep: np.ndarray) -> "_Problem":
-        return _Problem(self.foot[keep], self.upper[keep], self.scale[keep], self.support_foot, self.fit_in_support[keep], self.acceleration[keep])
+        """The fitted frames ``keep``, with only the support frames they use (fewer to evaluate)."""
+        fit, acceleration = self.fit_in_support[keep], self.acceleration[keep]
+        used = np.union1d(fit, acceleration.indices)
+        acceleration = _RowOperator(acceleration.indptr, np.searchsorted(used, acceleration.indices), acceleration.data, len(used))
+        return _Problem(self.foot[keep], self.upper[keep], self.scale[keep], self.support_foot[used], np.searchsorted(used, fit), acceleration)
+
+
+def _model(params: np.ndarray, problem: _Problem, jacobian: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """Observed minus predicted upper points, in person heights (image length foot -> upper),
+    flattened ``(2n,)``; with ``jacobian`` also their derivatives ``(2n, 4)`` by the parameters
+    ``(log f, m)`` (forward mode: each quantity carries its 4 derivatives in a last axis)."""
+    f = math.exp(params[0])
+    m = np.asarray(params[1:], dtype=np.float64)
+    norm2 = float(m @ m)
+    norm = math.sqrt(norm2)
+    n, h = m / norm, 1.0 / norm2
+    foot = problem.support_foot
+    rays = np.column_stack([foot / f, np.ones(len(foot))])
+    raw_down = rays @ n
+    down = np.minimum(raw_down, -1e-3)  # feet below the horizon
+    ground = -h * rays / down[:, None]  # foot points on the ground, units of L
+    if jacobian:
+        # rays depend on log f only (d rays = e_z - rays), so each derivative of ground is the ray
+        # over down times a per-frame factor, plus -h e_z / down in log f's.
+        dn = (np.eye(3) - np.outer(n, n)) / norm  # d n / d m
+        ddown = np.column_stack([n[2] - raw_down, rays @ dn])
+        ddown[raw_down > -1e-3] = 0.0
+        factor = h * ddown / down[:, None]
+        factor[:, 0] += h
+        factor[:, 1:] += 2.0 * m / norm2**2  # - d h / d m
+        dground = (rays / down[:, None])[:, :, None] * factor[:, None, :]
+        dground[:, 2, 0] -= h / down
+        stacked = np.concatenate([ground[:, :, None], dground], axis=2)  # (m, 3, 1 + 4)
+        offset = np.concatenate([n[:, None], np.zeros((3, 1)), dn], axis=1)
+    else:
+        stacked, offset = ground[:, :, None], n[:, None]
+    upper = stacked[problem.fit_in_support] + offset
+    if problem.acceleration.nnz:
+        upper = upper + (LEAN_LEVER_M / GRAVITY) * (problem.acceleration @ stacked)
+    value = upper[:, :, 0]
+    z = np.maximum(value[:, 2], 1e-3)
+    predicted = f * value[:, :2] / z[:, None]
+    residuals = ((predicted - problem.upper) / problem.scale[:, None]).ravel()
+    if not jacobian:
+        return residuals, None
+    du = upper[:, :, 1:]
+    dz = np.where((value[:, 2] > 1e-3)[:, None], du[:, 2], 0.0)
+    dpredicted = f * du[:, :2] / z[:, None, None] - (predicted / z[:, None])[:, :, None] * dz[:, None, :]
+    dpredicted[:, :, 0] += predicted  # d f / d log f = f
+    return residuals, (dpredicted / problem.scale[:, None, None]).reshape(-1, 4)
 
 
 def _residuals(params: np.ndarray, problem: _Problem) -> np.ndarray:
     """Observed minus predicted upper points, in person heights (image length foot -> upper)."""
-    f = math.exp(params[0])
-    m = params[1:]
-    norm2 = float(m @ m)
-    n, h = m / math.sqrt(norm2), 1.0 / norm2
-    rays = np.column_stack([problem.support_foot / f, np.ones(len(problem.support_foot))])
-    down = np.minimum(rays @ n, -1e-3)  # feet below the horizon
-    ground = -h * rays / down[:, None]  # foot points on the ground, units of L
-    upper = ground[problem.fit_in_support] + n
-    if problem.acceleration.nnz:
-        upper = upper + (LEAN_LEVER_M / GRAVITY) * (problem.acceleration @ ground)
-    z = np.maximum(upper[:, 2], 1e-3)
-    return ((f * upper[:, :2] / z[:, None] - problem.upper) / problem.scale[:, None]).ravel()
+    return _model(params, problem)[0]
 
 
 def _log_focal_bounds(width: float) -> tuple[float, float]:
     return math.log(FOCAL_BOUNDS[0] * width), math.log(FOCAL_BOUNDS[1] * width)
 
 
-def _fit(problem: _Problem, width: float, starts: list[np.ndarray], tol: float = 1e-8):
+class _Fit(NamedTuple):
+    x: np.ndarray  # (log f, m)
+    cost: float  # 0.5 * RESIDUAL_SCALE^2 * sum(rho((r / RESIDUAL_SCALE)^2)), rho(z) = 2 (sqrt(1 + z) - 1)
+
+
+def _soft_l1(residuals: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """The robust cost, its gradient's weights ``rho'(z)`` (gradient ``J^T (rho' r)``) and its
+    curvature's ``rho' + 2 z rho'' = (1 + z)^-3/2`` (Gauss-Newton Hessian ``J^T diag(.) J``)."""
+    root = np.sqrt(1.0 + (residuals / RESIDUAL_SCALE) ** 2)
+    return float(RESIDUAL_SCALE**2 * np.sum(root - 1.0)), 1.0 / root, root**-3
+
+
+def _trust_region_step(gradient: np.ndarray, hessian: np.ndarray, radius: float) -> np.ndarray:
+    """The minimiser of ``g.s + s.H.s / 2`` over ``|s| <= radius`` (``H`` small, symmetric, positive
+    semi-definite): the Gauss-Newton step if it fits, else ``-(H + lam I)^-1 g`` with ``lam`` found
+    by safeguarded Newton steps on the secular equation so that ``|s|`` is within 1% of ``radius``."""
+    if not np.any(gradient):
+        return np.zeros_like(gradient)
+    eigenvalues, vectors = np.linalg.eigh(hessian)
+    eigenvalues = np.maximum(eigenvalues, 0.0)
+    b = vectors.T @ gradient
+    if eigenvalues[0] > 1e-12 * eigenvalues[-1]:
+        step = -vectors @ (b / eigenvalues)
+        if np.linalg.norm(step) <= radius:
+            return step
+    low, high = 0.0, float(np.linalg.norm(gradient)) / radius  # |s(high)| <= radius
+    lam = high
+    for _ in range(50):
+        norm = math.sqrt(float(np.sum((b / (eigenvalues + lam)) ** 2)))
+        if abs(norm - radius) <= 0.01 * radius:
+            break
+        if norm > radius:
+            low = lam
+        else:
+            high = lam
+        slope = float(np.sum(b**2 / (eigenvalues + lam) ** 3))  # -d|s|^2/dlam / 2
+        lam += (norm - radius) / radius * norm**2 / slope if slope > 0 else 0.0
+        if not low < lam < high:
+            lam = 0.5 * (low + high) if low > 0 else math.sqrt(max(low, 1e-12 * high) * high)
+    return -vectors @ (b / (eigenvalues + lam))
+
+
+def _bounded_step(
+    x: np.ndarray, gradient: np.ndarray, hessian: np.ndarray, radius: float, lower: np.ndarray, upper: np.ndarray,
+    held: np.ndarray,
+) -> np.ndarray:
+    """A trust-region step that stays strictly inside the bounds: the best, by the quadratic model,
+    of the step cut at 99.5% of the way to the first bound it meets and the steps with the
+    variables that block it held where they are (``held``: held from the start)."""
+    candidates = []
+    while (~held).any():
+        step = np.zeros_like(x)
+        step[~held] = _trust_region_step(gradient[~held], hessian[np.ix_(~held, ~held)], radius)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            reach = np.where(step > 0, (upper - x) / step, np.where(step < 0, (lower - x) / step, np.inf))
+        if reach.min() >= 1.0:
+            candidates.append(step)
+            break
+        candidates.append(step * (0.995 * reach.min()))
+        held = held | (reach < 1.0)
+    if not candidates:
+        return np.zeros_like(x)
+    return min(candidates, key=lambda s: float(gradient @ s + 0.5 * s @ hessian @ s))
+
+
+def _least_squares(
+    problem: _Problem, x0: np.ndarray, lower: np.ndarray, upper: np.ndarray, tol: float, max_evaluations: int = 400
+) -> _Fit:
+    """Minimise the soft-L1 cost within bounds, the way scipy's ``least_squares`` (trust region
+    reflective) does, in numpy: Gauss-Newton models with the loss's own curvature, an exact
+    trust-region step (radius from ``|x0|`` like scipy's with a uniform ``x_scale``, updated by the
+    same rules) kept strictly inside the bounds (:func:`_bounded_step`). Stops as scipy's does
+    with ``ftol = xtol = gtol = tol``: a relative cost decrease below ``tol`` on a well-predicted
+    step, a step below ``tol`` relative to ``|x|``, or a gradient scaled by the room to the
+    bounds below ``tol``."""
+    x = np.clip(x0, lower, upper)
+    r, J = _model(x, problem, jacobian=True)
+    cost, weight, curvature = _soft_l1(r)
+    if not math.isfinite(cost):
+        return _Fit(x, math.inf)
+    radius = float(np.linalg.norm(x)) or 1.0
+    evaluations = 1
+    while evaluations < max_evaluations:
+        gradient = J.T @ (weight * r)
+        # scipy's first-order optimality with bounds: the gradient scaled by the distance to the
+        # bound it points away from.
+        room = np.where(gradient > 0, x - lower, np.where(gradient < 0, upper - x, 1.0))
+        if np.max(np.abs(gradient * room)) < tol:
+            break
+        hessian = J.T @ (curvature[:, None] * J)
+        step = _bounded_step(x, gradient, hessian, radius, lower, upper, held=room <= 1e-10 * np.maximum(1.0, np.abs(x)))
+        candidate = np.clip(x + step, lower, upper)
+        step = candidate - x
+        step_norm = float(np.linalg.norm(step))
+        if step_norm < tol * (tol + float(np.linalg.norm(x))):
+            break
+        predicted = -float(gradient @ step + 0.5 * step @ hessian @ step)
+        r_new, J_new = _model(candidate, problem, jacobian=True)
+        evaluations += 1
+        cost_new, weight_new, curvature_new = _soft_l1(r_new)
+        decrease = cost - cost_new if math.isfinite(cost_new) else -math.inf
+        ratio = decrease / predicted if predicted > 0 else (1.0 if predicted == decrease == 0 else 0.0)
+        if ratio < 0.25:
+            radius = 0.25 * step_norm
+        elif ratio > 0.75 and step_norm > 0.95 * radius:
+            radius *= 2.0
+        if decrease > 0:
+            x, r, J, weight, curvature = candidate, r_new, J_new, weight_new, curvature_new
+            cost = cost_new
+            if decrease < tol * cost and ratio > 0.25:
+                break
+    return _Fit(x, cost)
+
+
+def _fit(problem: _Problem, width: float, starts: list[np.ndarray], tol: float = 1e-8) -> _Fit:
     lo, hi = _log_focal_bounds(width)
-    bounds = ([lo, -10, -10, -10], [hi, 10, 10, 10])
+    lower, upper = np.array([lo, -10.0, -10.0, -10.0]), np.array([hi, 10.0, 10.0, 10.0])
     best = None
     for x0 in starts:
         x0 = x0.copy()
         x0[0] = min(max(x0[0], lo + 1e-6), hi - 1e-6)
-        result = least_squares(
-            _residuals, x0, bounds=bounds, loss="soft_l1", f_scale=RESIDUAL_SCALE, args=(problem,), x_scale=0.3,
-            ftol=tol, xtol=tol, gtol=tol,
-        )
+        result = _least_squares(problem, x0, lower, upper, tol)
         if best is None or result.cost < best.cost:
             best = result
     return best
