@@ -3,6 +3,7 @@ determinism, callbacks. tests/test_backends.py checks the torch backend gives th
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -466,3 +467,48 @@ def test_cancel_during_the_start_search_stops_before_the_next_batch(tiny_prior, 
         )
     assert len(batches) == 1 and not denoised
     assert progress == [0]  # 5 units * 4 / 40 rows searched, rounded down
+
+
+@pytest.mark.parametrize(
+    "frames, S, fps",
+    [(5000, 1, 1000.0), (160, 50, 25.0), (3000, 50, 25.0), (20000, 1, 25.0), (1, 100000, 25.0)],
+)
+def test_video_passes_keep_every_row_once_with_bounded_size_and_overhead(frames, S, fps):
+    """Video mode's windows: every (frame, hypothesis) row is kept by exactly one pass, a pass
+    holds at most max(chunk_size, 8 halos) rows, and the context frames cost at most 2x the work
+    at any frame rate and hypothesis count (it used to keep about one frame per window once the
+    halo passed half the chunk: a 1000 fps clip or 50 hypotheses never finished)."""
+    from zedo_core.lifting import HALO_SIGMAS, _video_passes
+    from zedo_core.temporal import video_sigma
+
+    config = LiftConfig(hypotheses=S, temporal_sigma=video_sigma(fps))
+    passes = _video_passes(frames, S, config)
+    kept = np.concatenate([rows[keep] for rows, keep in passes])
+    assert np.array_equal(np.sort(kept), np.arange(frames * S))
+    halo = math.ceil(HALO_SIGMAS * config.temporal_sigma)
+    assert max(rows.size for rows, _ in passes) <= max(config.chunk_size, 8 * halo * 1)  # one hypothesis per row group
+    lifted = sum(rows.size for rows, _ in passes)
+    assert lifted <= 2 * frames * S
+
+
+def test_keypoint_smoothing_in_blocks_is_exact():
+    """The whole-clip 2D smoothing runs in blocks (bounded memory) with the same result."""
+    from zedo_core.temporal import robust_fit, robust_fit_in_blocks
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(700, 4, 2)).cumsum(0)
+    x[rng.random((700, 4)) < 0.05] = np.nan
+    x[100:103, 1] += 30.0  # outliers
+    labels = np.repeat([0, 1, 2], [300, 250, 150])
+    whole = robust_fit(x, 3.0, labels, 0.5, degree=2)[0]
+    blocks = robust_fit_in_blocks(x, 3.0, labels, 0.5, degree=2, block=64)
+    np.testing.assert_allclose(blocks, whole, rtol=0, atol=1e-9)
+
+
+def test_high_frame_rate_window_samples_are_spaced():
+    """Above sigma 8 a window samples every sigma // 4-th frame, so its cost per frame does not
+    grow with the frame rate; at ordinary rates every frame."""
+    from zedo_core.temporal import video_sigma, window_step
+
+    assert window_step(video_sigma(25.0)) == window_step(video_sigma(60.0)) == 1
+    assert window_step(video_sigma(1000.0)) == 20

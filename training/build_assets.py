@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--checkpoint", type=Path, nargs="+", default=[Path(f"runs/{run}/checkpoint.pt") for run in SHIPPED_RUNS],
         help="training checkpoint(s); several make an ensemble (the mean of their noise estimates). "
-        "Default: the shipped prior's two runs (README, Training the prior)",
+        "Default: the shipped prior's two runs (docs/research.md, Training the prior)",
     )
     parser.add_argument("--data", default=None, help="Human3.6M folder (default ../shared/data/h36m)")
     parser.add_argument("--out", type=Path, default=DEFAULT_PRIOR_PATH)

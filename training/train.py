@@ -2,7 +2,7 @@
 
 Resumable: re-running with the same ``--out`` continues from ``checkpoint.pt``. Logs the loss to
 ``log.csv``. ``python -m training.train --help`` lists the recipe's knobs; the defaults are the
-recipe the shipped prior was trained with (see README).
+recipe the shipped prior was trained with (see docs/research.md).
 """
 
 from __future__ import annotations

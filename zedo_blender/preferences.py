@@ -26,7 +26,7 @@ class ZEDO_AP_preferences(bpy.types.AddonPreferences):
         name="Hypotheses", default=1, min=1, max=50,
         description=(
             "Start poses tried per frame; the one closest to all the others (the medoid) is kept. "
-            "1 is the most accurate on people unlike the training data (see README)"
+            "1 is the most accurate on people unlike the training data (see docs/research.md)"
         ),
     )
     seed: IntProperty(name="Seed", default=0, min=0, description="Seed for reproducible results")

@@ -33,7 +33,7 @@ class FootLockConfig:
     # swing at 1-4 m/s, planted ones measure 0.05-0.5 with lifting noise).
     max_speed: float = 0.5
     # Height of the ankle above its lowest (5th percentile) height within which it may be planted.
-    # Both chosen on S8 clips lifted by a prior that never saw S8 (README, Video): foot skate
+    # Both chosen on S8 clips lifted by a prior that never saw S8 (docs/research.md, Video): foot skate
     # 5.1 -> 1.6 mm/frame at 25 fps, contacts found with precision 0.88 and recall 0.90.
     max_height: float = 0.12
     # Shortest contact that gets locked (seconds); shorter ones are left alone.

@@ -2,7 +2,7 @@
 over the ground, else guessed from a field of view.
 
 One body in one frame constrains the focal length only through perspective inside the body, which
-is weak (measured in the README: after the loop the reprojection error and the prior's
+is weak (measured in docs/research.md: after the loop the reprojection error and the prior's
 plausibility barely change between half and twice the true focal length). A clip of a person
 standing upright while moving over a ground plane does constrain it (after Lv, Zhao & Nevatia,
 "camera calibration from video of a walking human"; the code here is our own):

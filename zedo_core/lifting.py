@@ -37,7 +37,7 @@ class LiftCancelled(Exception):
 
 @dataclass(frozen=True)
 class LiftConfig:
-    """Settings of :func:`lift`. Defaults are the ones the README's accuracy figures use."""
+    """Settings of :func:`lift`. Defaults are the ones the accuracy figures (README, docs/research.md) use."""
 
     hypotheses: int = 1
     iterations: int = 200
@@ -49,14 +49,14 @@ class LiftConfig:
     # only refines its start locally, so a start closer in shape pays off: held-out S8 (ensemble
     # trained on S1 S5 S6 S7, 1672 frames) 53.3 mm with 50 centres, 52.5 with 100, 52.2 with 200,
     # 51.9 with 400, 52.1 with 800; unchanged with 4 px of 2D noise. 200 costs 1.2x the run with
-    # 50 (README "How it works", "Speed"). The "adam" reference always starts from the paper's
+    # 50 (docs/research.md "How it works", "Speed"). The "adam" reference always starts from the paper's
     # centres.
     start_pool: int = 200
     # Loop schedule (method.md section 4): the translation stays at the initial estimate for the
     # first warmup_fraction of iterations; diffusion time falls linearly from t_max to t_min.
     # The reference runs t from 0.1 to 0.01 with Euler steps of 1 / iterations (1e-3 at 1000).
     # Ours starts a little noisier and lets the prior pull less in all (step_budget: the sum of
-    # the steps): chosen on held-out S8 (prior trained on S1 S5 S6 S7; README "How it works"),
+    # the steps): chosen on held-out S8 (prior trained on S1 S5 S6 S7; docs/research.md "How it works"),
     # 58.2 -> 55.3 mm MPJPE at equal PA-MPJPE, and 80.7 -> 74.3 mm with 4 px of 2D noise.
     warmup_fraction: float = 0.2
     t_max: float = 0.12
@@ -72,7 +72,7 @@ class LiftConfig:
     roll_deg: tuple[float, ...] = (0.0,)
     # Focal-length continuation (ours, not in the paper): the loop's rays start from a camera whose
     # focal length is this fraction of the true one and reach the true camera at the last
-    # iteration. Measured on held-out S8 (README): 72.5 -> 61.8 mm MPJPE, and it removes most of
+    # iteration. Measured on held-out S8 (docs/research.md): 72.5 -> 61.8 mm MPJPE, and it removes most of
     # the depth bias; 1.0 turns it off. The initial pose search always uses the true camera.
     focal_anneal_start: float = 0.6
     # Gauss-Newton steps on the pixel error after each closed-form translation in the loop (the

@@ -38,7 +38,7 @@ import numpy as np
 from .arrays import Array, as_dtype, copy, dtype_name, asarray_like, eye_like, namespace, nanmedian, norm
 
 # Video mode's coupling width in seconds: LiftConfig.temporal_sigma = VIDEO_SIGMA_SECONDS x frame
-# rate. Tuned on training subjects only (training.temporal_ablation; README "Video").
+# rate. Tuned on training subjects only (training.temporal_ablation; docs/research.md "Video").
 VIDEO_SIGMA_SECONDS = 0.08
 # The frame rate assumed when a clip does not say (typical footage is 24-30 fps).
 DEFAULT_FPS = 25.0
