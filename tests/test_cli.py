@@ -179,7 +179,7 @@ def test_bad_option_values_are_usage_errors(tmp_path):
 def test_help():
     proc = run_cli("lift", "--help")
     assert proc.returncode == 0
-    for word in ("IN.npz", "OUT.npz", "--hypotheses", "--iterations", "--seed", "--device", "keypoints"):
+    for word in ("IN", "OUT.npz", "--hypotheses", "--iterations", "--seed", "--device", "keypoints", "--camera", "--camera-name"):
         assert word in proc.stdout
     assert "--prior" not in proc.stdout  # hidden option
     top = run_cli("--help")
