@@ -215,6 +215,10 @@ def test_scaled_to_footage_of_another_resolution(tmp_path):
     np.testing.assert_allclose(half.K[:2, 2], (K2[:2, 2] + 0.5) / 2 - 0.5)
     np.testing.assert_array_equal(half.distortion, cam.distortion)
     assert cam.scaled_to((1920, 1080)) is cam
+    # A few pixels off is codec padding (1088 vs 1080 rows), not a scale: K kept.
+    padded = cam.scaled_to((1920, 1088))
+    assert padded.image_size == (1920, 1088)
+    np.testing.assert_array_equal(padded.K, cam.K)
     with pytest.raises(InputError, match=r"calibrated for 1920x1080 images but the footage is 1080x1080 \(another aspect ratio"):
         cam.scaled_to((1080, 1080))
 

@@ -226,8 +226,9 @@ def prepare(job: Job) -> PreparedInput:
     )
 
 
-def _footage(path: Path) -> tuple[tuple[int, int], float]:
-    """The frame size and rate of a video Blender can read; BatchError otherwise."""
+def _footage(path: Path) -> tuple[tuple[int, int], float | None]:
+    """The frame size and rate (None for a still or an image sequence) of footage Blender can
+    read; BatchError otherwise."""
     if not path.is_file():
         raise BatchError(f"--footage {path}: no such file")
     clip = bpy.data.movieclips.load(str(path.resolve()))
@@ -237,7 +238,7 @@ def _footage(path: Path) -> tuple[tuple[int, int], float]:
         bpy.data.movieclips.remove(clip)
     if size[0] <= 0 or size[1] <= 0:
         raise BatchError(f"--footage {path}: Blender cannot read frames from it")
-    return size, fps
+    return size, (fps if fps > 0 else None)
 
 
 def _atomic(path: Path, write) -> None:

@@ -47,6 +47,10 @@ PINHOLE_MODELS = ("plumbbob", "rationalpolynomial", "radtan", "pinhole", "opencv
 # A calibration made at one resolution serves footage scaled from it when the aspect ratios agree
 # to this relative tolerance (rounding of odd sizes).
 ASPECT_TOLERANCE = 0.01
+# Sizes that differ by less than a video codec's macroblock (16 px) are the same pixels with the
+# padding cropped or kept (1088 vs 1080 rows of H.264): K unchanged. The Pose2Sim calibration says
+# 1088 x 1920 for videos Blender and FFmpeg decode as 1080 x 1920.
+MAX_PADDING_PX = 16
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,13 +81,16 @@ class CameraCalibration:
         return undistort_points(points, self.K, self.distortion, self.fisheye)
 
     def scaled_to(self, image_size: tuple[int, int]) -> CameraCalibration:
-        """This camera for footage of ``image_size`` (w, h) scaled from the calibrated size: ``K``
-        scaled (distortion coefficients are in normalised units and stay). InputError when the
-        aspect ratios differ (cropped footage) or the calibration has no image size."""
+        """This camera for footage of ``image_size`` (w, h): the same ``K`` when the sizes differ
+        by codec padding only (:data:`MAX_PADDING_PX`), else ``K`` scaled when the footage was
+        scaled from the calibrated size (distortion coefficients are in normalised units and
+        stay). InputError when the aspect ratios differ (cropped footage)."""
         width, height = (int(v) for v in image_size)
         if self.image_size is None or (width, height) == tuple(self.image_size):
             return self
         cw, ch = self.image_size
+        if abs(width - cw) < MAX_PADDING_PX and abs(height - ch) < MAX_PADDING_PX:
+            return replace(self, image_size=(width, height))
         if abs((width / height) / (cw / ch) - 1.0) > ASPECT_TOLERANCE:
             raise InputError(
                 f"{self._label()}: calibrated for {cw}x{ch} images but the footage is {width}x{height} "
@@ -166,9 +173,14 @@ def apply_camera(sequence, camera: CameraCalibration, image_size: tuple[int, int
     size = image_size or sequence.image_size
     notes = list(sequence.notes)
     if size is not None and camera.image_size is not None and tuple(size) != tuple(camera.image_size):
-        calibrated = camera.image_size
+        calibrated = camera
         camera = camera.scaled_to(size)
-        notes.append(f"{camera.name} was calibrated at {calibrated[0]}x{calibrated[1]}: K scaled to the keypoints' {size[0]}x{size[1]}")
+        (cw, ch), (w, h) = calibrated.image_size, size
+        if np.array_equal(camera.K, calibrated.K):
+            notes.append(f"{camera.name} was calibrated at {cw}x{ch}, the footage is {w}x{h}: the same pixels "
+                         f"(codec padding), K kept")  # fmt: skip
+        else:
+            notes.append(f"{camera.name} was calibrated at {cw}x{ch}: K scaled to the keypoints' {w}x{h}")
     if sequence.K is not None:
         notes.append(f"the input's own K is replaced by {camera.name}'s")
     keypoints = sequence.keypoints
