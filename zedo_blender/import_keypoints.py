@@ -3,6 +3,9 @@
 Reads the engine ``.npz``, COCO keypoint JSON and OpenPose JSON (a folder of per-frame files) in
 any layout the engine knows, converts them to the engine's 17 joints, and creates a new tracking
 object (one person) with a track per joint, so detections can be fixed by hand before estimating.
+An optional calibration file (Pose2Sim / anipose TOML, OpenCV YAML / XML) sets the clip's camera:
+focal length (mm over the clip camera's sensor width), principal point, pixel aspect and radial
+lens distortion, which the estimate then uses.
 """
 
 from __future__ import annotations
@@ -14,12 +17,11 @@ import numpy as np
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 from bpy_extras.io_utils import ImportHelper
 
+from .clip_camera import clip_camera_values, set_clip_camera
 from .engine import engine_module
 from .properties import track_property_name
 from .skeleton import JOINT_NAMES
 from .tracks import write_keypoints
-
-OPENPOSE_SUFFIX = "_keypoints.json"
 
 
 def _layout_items(self, context):
@@ -48,7 +50,15 @@ class ZEDO_OT_import_keypoints(bpy.types.Operator, ImportHelper):
     layout: EnumProperty(name="Layout", items=_layout_items, description="Keypoint layout of the file")
     openpose_folder: BoolProperty(
         name="Whole OpenPose Folder", default=True,
-        description="For an OpenPose *_keypoints.json file, read every frame file in its folder",
+        description="For an OpenPose JSON file (one frame), read every frame file in its folder",
+    )
+    calibration: StringProperty(
+        name="Calibration", subtype="FILE_PATH", default="",
+        description="Optional camera calibration (Pose2Sim/anipose .toml, OpenCV .yml/.xml): sets the clip's camera",
+    )
+    camera_name: StringProperty(
+        name="Camera Name", default="",
+        description="Which camera of the calibration file, when it holds several (default: the one named like the keypoint file)",
     )
     frame_start: IntProperty(name="Start Frame", default=1, description="Scene frame of the file's first frame")
     min_confidence: FloatProperty(
@@ -72,14 +82,25 @@ class ZEDO_OT_import_keypoints(bpy.types.Operator, ImportHelper):
     def execute(self, context: bpy.types.Context) -> set[str]:
         files = engine_module("keypoint_files")
         path = Path(bpy.path.abspath(self.filepath))
-        if self.openpose_folder and path.name.endswith(OPENPOSE_SUFFIX):
+        if self.openpose_folder and files.is_openpose_file(path):
             path = path.parent
+        clip = target_clip(context)
+        camera_values = None
         try:
             sequence = files.read_keypoints(path, None if self.layout == "auto" else self.layout).to_h36m()
+            if self.calibration:
+                camera = engine_module("camera_files").read_camera(
+                    Path(bpy.path.abspath(self.calibration)), self.camera_name or None, hint=path.name
+                )
+                scaled = camera.scaled_to(tuple(clip.size))
+                camera_values = clip_camera_values(
+                    scaled.K, tuple(clip.size), scaled.distortion, scaled.fisheye, clip.tracking.camera.sensor_width
+                )
         except ValueError as error:  # the engine's InputError: one line naming the problem
             self.report({"ERROR"}, str(error))
             return {"CANCELLED"}
-        clip = target_clip(context)
+        for note in sequence.notes:
+            self.report({"INFO"}, note)
         keypoints = sequence.keypoints
         if sequence.image_size is not None and tuple(sequence.image_size) != tuple(clip.size):
             sx, sy = clip.size[0] / sequence.image_size[0], clip.size[1] / sequence.image_size[1]
@@ -105,9 +126,13 @@ class ZEDO_OT_import_keypoints(bpy.types.Operator, ImportHelper):
             setattr(settings, track_property_name(joint), name if tracking_object.tracks.get(name) else "")
         settings.frame_start = self.frame_start
         settings.frame_end = self.frame_start + sequence.num_frames - 1
+        calibrated = ""
+        if camera_values is not None:
+            set_clip_camera(clip, camera_values)
+            calibrated = f"; clip camera from {camera.name}: {clip.tracking.camera.focal_length:.1f} mm lens"
         self.report(
             {"INFO"},
-            f"Imported {sequence.num_frames} frames into tracking object '{tracking_object.name}' of '{clip.name}'",
+            f"Imported {sequence.num_frames} frames into tracking object '{tracking_object.name}' of '{clip.name}'{calibrated}",
         )
         return {"FINISHED"}
 
