@@ -73,9 +73,8 @@ LEG_TORSO_RATIO = (1.5, 2.5)  # image length of the legs (feet -> hips) over the
 # towards the camera, shorter than RAISED_LEG_LENGTH of the other in the image. The other,
 # straight leg carries the body and its ankle is the foot point (a balanced body stands over it).
 # Without the bend or shortening, a far foot only looks higher in perspective (a stride seen from
-# above): those frames stay two-footed. On the training subjects' ground-truth 2D this adds the
-# swing phase of walking (2% of the upright frames) and leaves the estimate as it was (see
-# docs/formats.md).
+# above): those frames stay two-footed. On the training subjects' ground-truth 2D the rule mostly
+# adds walking's swing phase; its effect on the estimate is in docs/formats.md.
 RAISED_FOOT = 0.15
 RAISED_LEG_LENGTH = 0.75
 UPRIGHT_RULES = (
