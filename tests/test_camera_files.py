@@ -327,3 +327,17 @@ def test_pose2sim_calibration(pose2sim_dir):
     shared = [n for n in names if n in joints and n not in ("Nose",)]
     errors = [np.nanmean(np.linalg.norm(pixels[:, names.index(n)] - seq.keypoints[:, joints.index(n)], axis=-1)) for n in shared]
     assert len(shared) >= 12 and np.mean(errors) < 25
+
+
+def test_the_bundled_real_example_reads():
+    """examples/pose2sim (in the repository, no shared data needed): the raw folder, its camera."""
+    example = Path(__file__).resolve().parents[1] / "examples" / "pose2sim"
+    sequence = read_keypoints(example / "cam01_json")
+    assert sequence.layout == "body25b" and sequence.num_frames == 100
+    assert any("several people in 100 frame(s)" in note for note in sequence.notes)
+    camera = read_camera(example / "calibration.toml", hint="cam01_json")
+    assert camera.name == "cam_01" and camera.image_size == (1088, 1920)
+    seen = apply_camera(sequence, camera, image_size=(1080, 1920))  # the decoded video's size
+    np.testing.assert_array_equal(seen.K, camera.K)
+    assert seen.image_size == (1080, 1920) and any("codec padding" in note for note in seen.notes)
+    assert (example / "LICENSE").read_text().startswith("BSD 3-Clause License")
