@@ -23,19 +23,20 @@ import shutil
 import sys
 from pathlib import Path
 
-import bpy  # first: it makes bmesh and mathutils importable
-import bmesh  # noqa: I001
+import bpy
 import numpy as np
 from mathutils import Matrix, Vector
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from zedo_blender import batch  # noqa: E402
-from zedo_blender.motion import CV_TO_BLENDER_CAMERA  # noqa: E402
-from zedo_blender.skeleton import BONES, JOINT_NAMES  # noqa: E402
-from zedo_core.camera_files import read_camera  # noqa: E402
-from zedo_core.metrics import mpjpe, pa_mpjpe  # noqa: E402
+import bmesh  # importable once bpy is
+
+from zedo_blender import batch
+from zedo_blender.motion import CV_TO_BLENDER_CAMERA
+from zedo_blender.skeleton import BONES, JOINT_NAMES
+from zedo_core.camera_files import read_camera
+from zedo_core.metrics import mpjpe, pa_mpjpe
 
 CLIP = ROOT / "examples" / "pose2sim"
 SHARED = ROOT.parent / "shared" / "data" / "pose2sim"

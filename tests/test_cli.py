@@ -299,9 +299,10 @@ distortion_coefficients: !!opencv-matrix
 def test_lift_an_openpose_folder_with_a_calibration_file(tmp_path, tiny_prior_file):
     """--camera: K from the file, keypoints undistorted before lifting (same as the library on the
     undistorted keypoints); the folder's BODY_25 layout detected; notes printed."""
+    from test_layouts import from_h36m
+
     from zedo_core.camera_files import read_camera
     from zedo_core.distortion import distort_points
-    from test_layouts import from_h36m
 
     (tmp_path / "calib.yml").write_text(CALIBRATION)
     body = from_h36m(KP, "body25")

@@ -25,9 +25,9 @@ from __future__ import annotations
 import math
 import re
 import tomllib
-import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, replace
 from pathlib import Path
+from xml.etree import ElementTree
 
 import numpy as np
 
@@ -216,7 +216,7 @@ def _load(path: Path) -> tuple[dict, str]:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
     head = text.lstrip()[:200].lower()
     suffix = path.suffix.lower()
-    if suffix == ".xml" or head.startswith("<?xml") or head.startswith("<opencv_storage"):
+    if suffix == ".xml" or head.startswith(("<?xml", "<opencv_storage")):
         return _read_xml(path, text), "element"
     if suffix in (".yml", ".yaml") or head.startswith("%yaml"):
         return _read_yaml(path, text), "mapping"

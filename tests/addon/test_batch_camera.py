@@ -74,7 +74,7 @@ def test_prepare_takes_K_size_and_lens_from_the_calibration(example_openpose, ad
     prepared = batch.prepare(jobs[0])
     np.testing.assert_allclose(prepared.K, K)
     assert prepared.image_size == (1920, 1080) and prepared.fps is None
-    assert prepared.camera == "camera calib of calib.yml: focal length %.0f px" % K[0, 0]
+    assert prepared.camera == f"camera calib of calib.yml: focal length {K[0, 0]:.0f} px"
     assert any("undistorted" in note for note in prepared.notes)
     from zedo_core.layouts import to_h36m
 
