@@ -3,6 +3,12 @@
     blender -b --python zedo_blender/batch.py -- --input IN --output OUT.blend [--bvh OUT.bvh] [--fbx OUT.fbx]
     python -m zedo_blender.batch --input IN --output OUT.blend ...        (with the bpy module)
 
+Calibrated footage: ``--camera FILE [--camera-name NAME]`` (Pose2Sim / anipose .toml, OpenCV .yml /
+.xml) gives K, the image size and the lens distortion (the keypoints are undistorted before
+lifting); it replaces ``--focal`` / ``--fov``, which cannot be given with it, and ``--image-size``
+then names the footage's size when it was scaled from the calibrated one. ``--footage VIDEO``
+makes the video the .blend's movie clip, behind the camera, and gives the frame rate.
+
 Several ``--input`` groups convert one after another; the options after each ``--input`` belong
 to it, options before the first ``--input`` apply to all. Every input is read and checked before
 any conversion starts. Bad input exits with status 2 and one line naming the problem; outputs are
