@@ -98,7 +98,8 @@ def _add_job_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--fps", type=float, default=None,
-        help="frame rate of the keypoints when the input does not say (default: the footage's, else 25)",
+        help="frame rate of the keypoints when the input does not say (default: the footage's; without either, "
+        "video mode assumes 25)",
     )
     parser.add_argument("--actor-height", type=float, default=None, help="actor's standing height in metres")
 
