@@ -218,8 +218,7 @@ def layout_for_joint_count(n: int) -> str:
 # is its largest offset below, over the diagonal of the box around the person's seen joints:
 # BODY_25's joint 1 (Neck) lies midway between its shoulders (2, 5) and joint 8 (MidHip) midway
 # between its hips (9, 12), by definition of its labels; BODY_25B's joints 1 and 2 (eyes) lie next
-# to the nose (0). On the Pose2Sim BODY_25B clips (4 cameras x 100 frames) the medians are 0.32-0.44
-# for BODY_25 and 0.016-0.030 for BODY_25B; BODY_25 keypoints built from them give 0.0 and 0.11-0.20.
+# to the nose (0). Real BODY_25B gives residuals an order of magnitude apart (docs/formats.md).
 # The layout whose median residual is smaller by LAYOUT_25_MARGIN wins. Where no frame shows the
 # face (a back view), BODY_25's residual alone decides: below / above these bounds.
 LAYOUT_25_MARGIN = 2.0
