@@ -49,7 +49,7 @@ PINHOLE_MODELS = ("plumbbob", "rationalpolynomial", "radtan", "pinhole", "opencv
 ASPECT_TOLERANCE = 0.01
 # Sizes that differ by less than a video codec's macroblock (16 px) are the same pixels with the
 # padding cropped or kept (1088 vs 1080 rows of H.264): K unchanged. The Pose2Sim calibration says
-# 1088 x 1920 for videos Blender and FFmpeg decode as 1080 x 1920.
+# 1088 x 1920 for a video whose MP4 track header, and Blender, say 1080 x 1920.
 MAX_PADDING_PX = 16
 
 
