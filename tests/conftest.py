@@ -27,6 +27,7 @@ else:
     torch.set_num_threads(1)
 
 DEFAULT_H36M_DIR = REPO_ROOT.parent / "shared" / "data" / "h36m"
+DEFAULT_POSE2SIM_DIR = REPO_ROOT.parent / "shared" / "data" / "pose2sim"
 
 # A standing person facing the camera, arms out (T-pose), pelvis at the origin, metres.
 # Camera axes: x right, y down, z forward; facing the camera means the person's right side is on
@@ -144,4 +145,13 @@ def h36m_dir() -> Path:
     path = Path(os.environ.get("ZEDO_H36M", DEFAULT_H36M_DIR)).resolve()
     if not (path / "poses3d_world_mm.npz").is_file():
         pytest.skip(f"Human3.6M data not found at {path}; set ZEDO_H36M to the folder holding poses3d_world_mm.npz")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pose2sim_dir() -> Path:
+    """The shared Pose2Sim clip (``ZEDO_POSE2SIM`` overrides); skips the test when it is absent."""
+    path = Path(os.environ.get("ZEDO_POSE2SIM", DEFAULT_POSE2SIM_DIR)).resolve()
+    if not (path / "calibration.toml").is_file():
+        pytest.skip(f"Pose2Sim data not found at {path}; set ZEDO_POSE2SIM to the folder holding calibration.toml")
     return path

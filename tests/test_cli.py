@@ -179,7 +179,7 @@ def test_bad_option_values_are_usage_errors(tmp_path):
 def test_help():
     proc = run_cli("lift", "--help")
     assert proc.returncode == 0
-    for word in ("IN.npz", "OUT.npz", "--hypotheses", "--iterations", "--seed", "--device", "keypoints"):
+    for word in ("IN", "OUT.npz", "--hypotheses", "--iterations", "--seed", "--device", "keypoints", "--camera", "--camera-name"):
         assert word in proc.stdout
     assert "--prior" not in proc.stdout  # hidden option
     top = run_cli("--help")
@@ -277,3 +277,100 @@ def test_video_mode_flags(tmp_path, tiny_prior_file):
     proc = run_cli("lift", bad, tmp_path / "out.npz", "--prior", tiny_prior_file, "--video")
     assert proc.returncode == 2 and "'fps'" in proc.stderr
     assert "--video" in run_cli("lift", "--help").stdout
+
+
+CALIBRATION = """%YAML:1.0
+---
+image_width: 1000
+image_height: 1000
+camera_matrix: !!opencv-matrix
+   rows: 3
+   cols: 3
+   dt: d
+   data: [ 1100., 0., 500., 0., 1100., 500., 0., 0., 1. ]
+distortion_coefficients: !!opencv-matrix
+   rows: 1
+   cols: 5
+   dt: d
+   data: [ -0.2, 0.05, 0.001, -0.001, 0. ]
+"""
+
+
+def test_lift_an_openpose_folder_with_a_calibration_file(tmp_path, tiny_prior_file):
+    """--camera: K from the file, keypoints undistorted before lifting (same as the library on the
+    undistorted keypoints); the folder's BODY_25 layout detected; notes printed."""
+    from test_layouts import from_h36m
+
+    from zedo_core.camera_files import read_camera
+    from zedo_core.distortion import distort_points
+
+    (tmp_path / "calib.yml").write_text(CALIBRATION)
+    body = from_h36m(KP, "body25")
+    observed = distort_points(body, K, [-0.2, 0.05, 0.001, -0.001, 0.0])
+    folder = tmp_path / "cam1_json"
+    folder.mkdir()
+    for f in range(3):
+        people = [{"pose_keypoints_2d": np.concatenate([observed[f], np.ones((25, 1))], 1).ravel().tolist()}]
+        (folder / f"cam1.{f:04d}.json").write_text(__import__("json").dumps({"people": people}))
+    out = tmp_path / "out.npz"
+    proc = run_cli("lift", folder, out, "--camera", tmp_path / "calib.yml", "--prior", tiny_prior_file, "--iterations", 5)
+    assert proc.returncode == 0, proc.stderr
+    notes = [line for line in proc.stderr.splitlines() if line.startswith("note:")]
+    assert any("read as BODY_25:" in n for n in notes) and any("undistorted" in n for n in notes)
+    assert any("K from camera calib of calib.yml" in n for n in notes)
+    camera = read_camera(tmp_path / "calib.yml")
+    kp17, conf17 = to_h36m(camera.undistort(observed), None, "body25")
+    expected = lift(load_prior(tiny_prior_file, device="cpu"), kp17, K, conf17, LiftConfig(iterations=5))
+    np.testing.assert_allclose(check_output(out, 3, 1)["poses3d"], expected.poses3d, rtol=0, atol=1e-5)
+
+
+def test_npz_without_K_takes_it_from_the_calibration(tmp_path, tiny_prior_file):
+    (tmp_path / "calib.yml").write_text(CALIBRATION.replace("-0.2, 0.05, 0.001, -0.001, 0.", "0., 0., 0., 0., 0."))
+    src = write_npz(tmp_path / "in.npz", keypoints=KP, image_size=np.array([500, 500]))  # half the calibrated size
+    proc = run_cli("lift", src, tmp_path / "out.npz", "--camera", tmp_path / "calib.yml", "--prior", tiny_prior_file,
+                   "--iterations", 5)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "K scaled to the keypoints' 500x500" in proc.stderr
+    K_half = np.array([[550.0, 0.0, 249.75], [0.0, 550.0, 249.75], [0.0, 0.0, 1.0]])
+    expected = lift(load_prior(tiny_prior_file, device="cpu"), KP, K_half, None, LiftConfig(iterations=5))
+    np.testing.assert_allclose(check_output(tmp_path / "out.npz", 3, 1)["poses3d"], expected.poses3d, rtol=0, atol=1e-5)
+
+
+BAD_CAMERA = {
+    "camera name without camera": (["--camera-name", "cam_01"], ["--camera-name cam_01: needs --camera FILE"]),
+    "missing calibration": (["--camera", "nowhere.toml"], ["nowhere.toml", "no such file"]),
+    "unknown camera": (["--camera", "{calib}", "--camera-name", "cam_9"], ["no camera named 'cam_9'", "cameras: calib"]),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_CAMERA))
+def test_bad_camera_options_exit_2_with_one_error_line(tmp_path, tiny_prior_file, case):
+    (tmp_path / "calib.yml").write_text(CALIBRATION)
+    options, words = BAD_CAMERA[case]
+    options = [o.replace("{calib}", str(tmp_path / "calib.yml")) for o in options]
+    src = write_npz(tmp_path / "in.npz", keypoints=KP, K=K)
+    proc = run_cli("lift", src, tmp_path / "out.npz", "--prior", tiny_prior_file, "--iterations", 5, *options)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:"), proc.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+def test_json_input_without_a_camera_is_bad_input(tmp_path, tiny_prior_file):
+    coco = _coco_from_h36m(KP)
+    results = [{"image_id": f, "keypoints": np.concatenate([coco[f], np.ones((17, 1))], 1).ravel().tolist()} for f in range(3)]
+    (tmp_path / "r.json").write_text(__import__("json").dumps(results))
+    proc = run_cli("lift", tmp_path / "r.json", tmp_path / "out.npz", "--prior", tiny_prior_file)
+    assert proc.returncode == 2 and "r.json: has no camera K: pass --camera FILE" in proc.stderr
+
+
+def test_an_out_that_is_the_calibration_file_is_refused_before_reading(tmp_path, tiny_prior_file):
+    calibration = tmp_path / "calib.npz"  # an .npz name, so only the path check can stop it
+    calibration.write_text(CALIBRATION)
+    src = write_npz(tmp_path / "in.npz", keypoints=KP, K=K)
+    proc = run_cli("lift", src, calibration, "--camera", calibration, "--prior", tiny_prior_file, "--iterations", 5)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "refusing to overwrite" in lines[0] and "calib.npz" in lines[0], proc.stderr
+    assert calibration.read_text() == CALIBRATION

@@ -18,6 +18,7 @@ from zedo_core.intrinsics import (
     fov_from_focal,
     intrinsics_from_focal,
     intrinsics_from_fov,
+    upright_frames,
 )
 
 
@@ -66,9 +67,25 @@ def _camera(pitch_deg: float) -> np.ndarray:
     return np.stack([right, np.cross(forward, right), forward])  # rows: camera x (right), y (down), z
 
 
-def _clip(pitch_deg: float = 15.0, frames: int = 300, moving: bool = True, lean: bool = False, noise_px: float = 0.0, seed: int = 0):
+# Balancing on the right leg: the left foot raised 0.36 m, knee forward; the body shifted over the
+# standing foot (mid-shoulders above the right ankle), as a balanced person stands.
+ONE_LEG = STANDING.copy()
+ONE_LEG[5], ONE_LEG[6] = [0.13, 0.30, 0.62], [0.13, 0.12, 0.45]
+ONE_LEG[[0, 1, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16], 0] -= 0.13
+ONE_LEG[2, 0] -= 0.065
+# Arms raised above the head.
+ARMS_UP = STANDING.copy()
+ARMS_UP[[12, 15]] = [[0.25, 0.0, 1.65], [-0.25, 0.0, 1.65]]
+ARMS_UP[[13, 16]] = [[0.28, 0.02, 1.92], [-0.28, 0.02, 1.92]]
+
+
+def _clip(
+    pitch_deg: float = 15.0, frames: int = 300, moving: bool = True, lean: bool = False, noise_px: float = 0.0, seed: int = 0,
+    pose=lambda i: STANDING,
+):
     """Keypoints (frames, 17, 2) of the skeleton walking a smooth curve (or standing still), facing
-    where it goes; ``lean``: it leans into the curve by a/g as a person does."""
+    where it goes; ``lean``: it leans into the curve by a/g as a person does; ``pose(i)``: the
+    skeleton of frame i."""
     t = np.arange(frames) / FPS
     if moving:
         path = np.column_stack([1.3 * np.sin(0.5 * t), 6.5 + 2.5 * np.sin(0.33 * t + 0.4), np.zeros(frames)])
@@ -83,7 +100,7 @@ def _clip(pitch_deg: float = 15.0, frames: int = 300, moving: bool = True, lean:
     for i in range(frames):
         c, s = math.cos(heading[i]), math.sin(heading[i])
         yaw = np.array([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]])
-        body = STANDING @ yaw.T
+        body = pose(i) @ yaw.T
         if lean:  # every point shifted along the acceleration in proportion to its height
             body = body + np.outer(body[:, 2] / 1.31, LEAN_LEVER_M * acceleration[i] / 9.81)
         cam = (body + path[i] - np.array([0.0, 0.0, 2.0])) @ R.T
@@ -135,11 +152,37 @@ def test_a_person_standing_still_falls_back():
     assert not estimate.estimated and "depth" in estimate.reason
 
 
-def test_too_few_upright_frames_fall_back():
+def test_too_few_upright_frames_fall_back_and_say_why():
     keypoints = _clip(15.0)
-    keypoints[20:, 3] = keypoints[20:, 1]  # right ankle on the right hip: legs folded, not upright
+    keypoints[20:, 3] = keypoints[20:, 1]  # ankles on the hips: legs folded, not upright
+    keypoints[20:, 6] = keypoints[20:, 4]
     estimate = estimate_focal(keypoints, None, SIZE)
-    assert not estimate.estimated and "too few" in estimate.reason and estimate.frames_used == 20
+    assert not estimate.estimated and estimate.frames_used == 20
+    assert estimate.reason.startswith("too few frames with the person upright (20 of 300, need 30): of 300 frames with hips, "
+                                      "ankles and shoulders seen, the ankles are not below the hips")  # fmt: skip
+    assert "in 280" in estimate.reason
+    # Bent forward at the waist: the reason names the torso.
+    keypoints = _clip(15.0)
+    keypoints[:, [8, 9, 10, 11, 12, 13, 14, 15, 16]] += [150.0, 60.0]
+    estimate = estimate_focal(keypoints, None, SIZE)
+    assert not estimate.estimated and "the torso leans more than 20 deg off the image vertical in 300" in estimate.reason
+
+
+def test_standing_on_one_leg_or_with_raised_arms_is_upright():
+    """Frames on one leg (the other foot raised, the body over the standing foot) and frames with
+    the arms up count as upright, and the focal length comes out of a clip that has them."""
+    blocks = lambda i: (STANDING, ONE_LEG, ARMS_UP)[(i // 20) % 3]  # noqa: E731
+    keypoints = _clip(15.0, pose=blocks)
+    upright = upright_frames(keypoints, np.ones((300, 17)))
+    assert upright.all()
+    estimate = estimate_focal(keypoints, None, SIZE)
+    assert estimate.estimated and estimate.frames_used == 300, estimate.reason
+    assert estimate.focal_px == pytest.approx(FOCAL, rel=0.03)
+    # The raised leg may not be the one the body stands on: a bent standing leg is no stance.
+    crouched = ONE_LEG.copy()
+    crouched[2] = [-0.6, 0.3, 0.5]  # the standing knee bent far out
+    keypoints = _clip(15.0, frames=40, moving=False, pose=lambda i: crouched)
+    assert not upright_frames(keypoints, np.ones((40, 17))).any()
 
 
 def test_fast_and_deterministic():
@@ -167,3 +210,17 @@ def test_fast_and_deterministic():
 def test_bad_inputs_are_rejected(keypoints, confidence, size, fps, match):
     with pytest.raises(InputError, match=match):
         estimate_focal(keypoints, confidence, size, fps=fps)
+
+
+def test_the_balancing_clip_says_why_it_falls_back(pose2sim_dir):
+    """The Pose2Sim clip: a man balancing on a beam, his torso leaning 27 deg from the vertical
+    (median, four-camera triangulation), filmed from 3 m by a camera 22 deg down. Too few frames
+    stand upright, and the reason says which rules reject them."""
+    from zedo_core.keypoint_files import read_keypoints
+
+    sequence = read_keypoints(pose2sim_dir / "openpose" / "cam01_json").to_h36m()
+    estimate = estimate_focal(sequence.keypoints, sequence.confidence, (1080, 1920), fps=60.0)
+    assert not estimate.estimated
+    assert estimate.reason.startswith("too few frames with the person upright (")
+    assert "of 99 frames with hips, ankles and shoulders seen" in estimate.reason
+    assert "torso lengths long in the image" in estimate.reason and "the torso leans more than 20 deg" in estimate.reason

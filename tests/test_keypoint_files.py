@@ -143,34 +143,123 @@ def test_openpose_folder_follows_one_person(tmp_path):
     rng = np.random.default_rng(3)
     base = rng.uniform(-60, 60, size=(25, 2))
     walker = [base + [200 + 20 * f, 400] for f in range(12)]  # walks right, towards the other one
-    stander = base + [520, 410]
-    confident = np.full(25, 0.9)
-    shy = np.full(25, 0.5)
+    stander = 0.6 * base + [560, 410]  # smaller (further away), from frame 3 on
     frames = []
     for f in range(12):
-        people = [openpose_person(walker[f], shy if f else confident), openpose_person(stander, confident)]
+        # Frame 0: the walker is the less confident one; later the bystander is.
+        people = [openpose_person(walker[f], np.full(25, 0.4 if f == 0 else 0.8))]
         if f == 0:
-            people[1] = openpose_person(stander, shy)  # frame 0: the walker is the more confident
+            people.append(openpose_person(stander, np.full(25, 0.9)))
+        elif f >= 3:
+            people.append(openpose_person(stander, np.full(25, 0.5)))
         if f % 2:
             people.reverse()  # OpenPose's order carries no identity
         frames.append(people)
     frames[5] = []  # nobody found: all missing; tracking goes on from frame 4's choice
-    lost = shy.copy()
+    lost = np.full(25, 0.8)
     lost[[0, 1, 2]] = 0.0
-    frames[7] = [openpose_person(stander, confident), openpose_person(walker[7], lost)]
+    frames[7] = [openpose_person(stander, np.full(25, 0.5)), openpose_person(walker[7], lost)]
+    frames[9] = [openpose_person(stander, np.full(25, 0.5))]  # the walker missed: not the bystander instead
+    frames[10].append({})  # Pose2Sim writes {} for "no person"
     folder = write_openpose(tmp_path / "json", frames)
     (folder / "notes.txt").write_text("not a frame")
-    seq = read_keypoints(folder)
+    seq = read_keypoints(folder, layout="body25")
     assert seq.layout == "body25" and seq.num_frames == 12 and seq.source == str(folder)
     for f in range(12):
-        if f == 5:
-            assert np.isnan(seq.keypoints[f]).all() and (seq.confidence[f] == 0).all()
+        if f in (5, 9):
+            assert np.isnan(seq.keypoints[f]).all() and (seq.confidence[f] == 0).all(), f
             continue
         expected = walker[f].copy()
         if f == 7:
             expected[[0, 1, 2]] = np.nan
         np.testing.assert_allclose(seq.keypoints[f], expected, atol=1e-9, err_msg=f"frame {f}")
-    assert (seq.confidence[7, :3] == 0).all() and seq.confidence[0, 5] == 0.9 and seq.confidence[1, 5] == 0.5
+    assert (seq.confidence[7, :3] == 0).all() and seq.confidence[0, 5] == 0.4 and seq.confidence[1, 5] == 0.8
+    assert len(seq.notes) == 1
+    assert "several people in 8 frame(s)" in seq.notes[0] and "(10 of 12 frames)" in seq.notes[0]
+    assert "1 frame(s) only have detections far from that person" in seq.notes[0]
+
+
+def test_one_person_gets_no_note(tmp_path):
+    kp = np.random.default_rng(6).uniform(100, 300, size=(25, 2))
+    folder = write_openpose(tmp_path / "json", [[openpose_person(kp + 3 * f, np.ones(25))] for f in range(4)])
+    assert read_keypoints(folder, layout="body25").notes == ()
+
+
+@pytest.mark.parametrize(
+    "name, numbers",
+    [
+        ("cam01.{:04d}.json", range(12)),  # Pose2Sim, RTMLib...
+        ("video_{:012d}_keypoints.json", range(12)),  # OpenPose --write_json
+        ("frame{}.json", range(12)),  # no zero padding: frame 10 after frame 9
+        ("take2_cam3_{}_pose.json", range(100, 112)),  # fixed numbers around the frame number
+    ],
+)
+def test_openpose_folder_with_any_file_names(tmp_path, name, numbers):
+    kp = np.random.default_rng(7).uniform(100, 500, size=(12, 18, 2))
+    folder = tmp_path / "json"
+    folder.mkdir()
+    for f in np.random.default_rng(8).permutation(12):  # written out of order
+        write_json(folder / name.format(numbers[f]), {"people": [openpose_person(kp[f], np.ones(18))]})
+    seq = read_keypoints(folder)
+    assert seq.layout == "coco18" and seq.num_frames == 12 and seq.notes == ()
+    np.testing.assert_allclose(seq.keypoints, kp)
+
+
+def test_openpose_folder_keeps_its_timing_across_missing_files(tmp_path):
+    kp = np.random.default_rng(9).uniform(100, 500, size=(10, 18, 2))
+    folder = tmp_path / "json"
+    folder.mkdir()
+    for f in (0, 1, 2, 5, 6, 9):  # files 3, 4, 7 and 8 are missing
+        write_json(folder / f"cam01.{f:04d}.json", {"people": [openpose_person(kp[f], np.ones(18))]})
+    seq = read_keypoints(folder)
+    assert seq.num_frames == 10
+    for f in range(10):
+        if f in (3, 4, 7, 8):
+            assert np.isnan(seq.keypoints[f]).all() and (seq.confidence[f] == 0).all()
+        else:
+            np.testing.assert_allclose(seq.keypoints[f], kp[f])
+    assert seq.notes == ("4 of frames 0-9 have no file (first: 3): kept as frames without a person, so the timing holds",)
+    # Every other frame exported: one frame per file, no gaps.
+    for f in (3, 4, 5, 6, 7, 8):
+        (folder / f"cam01.{f:04d}.json").unlink(missing_ok=True)
+    for f in (0, 2, 4, 6, 8):
+        write_json(folder / f"cam01.{f:04d}.json", {"people": [openpose_person(kp[f], np.ones(18))]})
+    (folder / "cam01.0001.json").unlink()
+    (folder / "cam01.0009.json").unlink()
+    seq = read_keypoints(folder)
+    assert seq.num_frames == 5 and seq.notes == ()
+    np.testing.assert_allclose(seq.keypoints, kp[[0, 2, 4, 6, 8]])
+    # Numbers far apart (not frame numbers): one frame per file, with a note.
+    for f in (8, 6, 4, 2):
+        (folder / f"cam01.{f:04d}.json").rename(folder / f"cam01.{f**3:04d}.json")
+    seq = read_keypoints(folder)
+    assert seq.num_frames == 5 and "large gaps" in seq.notes[0]
+
+
+def test_openpose_keypoints_json_files_win_over_other_json(tmp_path):
+    kp = np.random.default_rng(10).uniform(100, 500, size=(3, 18, 2))
+    folder = write_openpose(tmp_path / "json", [[openpose_person(kp[f], np.ones(18))] for f in range(3)])
+    write_json(folder / "settings.json", {"model": "COCO"})  # not a frame: ignored beside *_keypoints.json
+    np.testing.assert_allclose(read_keypoints(folder).keypoints, kp)
+
+
+def test_body25b_is_detected_and_can_be_overridden(tmp_path):
+    from test_layouts import KP17, from_h36m
+
+    body = from_h36m(KP17, "body25b")
+    folder = write_openpose(tmp_path / "json", [[openpose_person(frame, np.ones(25))] for frame in body])
+    seq = read_keypoints(folder)
+    assert seq.layout == "body25b" and len(seq.notes) == 1 and "read as BODY_25B" in seq.notes[0]
+    assert "--layout body25" in seq.notes[0]
+    forced = read_keypoints(folder, layout="body25")
+    assert forced.layout == "body25" and forced.notes == ()
+    # The same in an .npz without a layout key, and in COCO-style JSON with 25 keypoints.
+    np.savez(tmp_path / "b.npz", keypoints=body)
+    assert read_keypoints(tmp_path / "b.npz").layout == "body25b"
+    np.savez(tmp_path / "b.npz", keypoints=body, layout="body25")
+    assert read_keypoints(tmp_path / "b.npz").layout == "body25" and read_keypoints(tmp_path / "b.npz").notes == ()
+    results = [{"image_id": f, "keypoints": coco_triplets(body[f], np.ones(25))} for f in range(len(body))]
+    assert read_keypoints(write_json(tmp_path / "r.json", results)).layout == "body25b"
 
 
 def test_openpose_frames_in_natural_order_and_coco18(tmp_path):
@@ -240,11 +329,21 @@ BAD_FILES = {
                                {"image_id": 9, "keypoints": [1, 2, 2] * 17}]}), ["x.json", "image_id 9"]),
     "coco 20 joints": (lambda d: write_json(d / "x.json", [{"image_id": 1, "keypoints": [1, 2, 1] * 20}]),
                        ["x.json", "20 keypoints per frame match no layout"]),
-    "empty folder": (lambda d: (d / "empty").mkdir() or d / "empty", ["empty", "no *_keypoints.json files"]),
+    "empty folder": (lambda d: (d / "empty").mkdir() or d / "empty", ["empty", "no .json files (it is empty)"]),
+    "folder of images": (lambda d: (d / "im").mkdir() or (d / "im" / "f1.png").write_bytes(b"") or d / "im",
+                         ["im", "no .json files (it holds 1 other file(s), e.g. f1.png)", "one JSON file per frame"]),
     "folder of other JSON": (lambda d: (d / "j").mkdir() or write_json(d / "j" / "a.json", {}) and d / "j",
-                             ["no *_keypoints.json files", "found 1 other .json file)"]),
-    "openpose bad file": (lambda d: write_openpose(d / "op", [[]]) and (d / "op" / "z_keypoints.json").write_text("[")
-                          and d / "op", ["z_keypoints.json", "not JSON"]),
+                             ["a.json", "not an OpenPose keypoint file (no 'people' key)"]),
+    "two cameras in one folder": (lambda d: write_openpose(d / "op", [[], []], "cam01.{:04d}.json")
+                                  and write_openpose(d / "op", [[], []], "cam02.{:04d}.json"),
+                                  ["op: cam01.0000.json and cam02.0000.json both have frame number 0", "one camera"]),
+    "file without a number": (lambda d: write_openpose(d / "op", [[], []], "f{}.json")
+                              and write_json(d / "op" / "last.json", {"people": []}) and d / "op",
+                              ["last.json", "no frame number in the file name"]),
+    "openpose bad file": (lambda d: write_openpose(d / "op", [[]]) and (d / "op" / "z9_keypoints.json").write_text("[")
+                          and d / "op", ["z9_keypoints.json", "not JSON"]),
+    "openpose person without pose": (lambda d: write_json(d / "a_keypoints.json", {"people": [{"face_keypoints_2d": []}]}),
+                                     ["a_keypoints.json", "people[0] has no 'pose_keypoints_2d'"]),
     "openpose no people key": (lambda d: write_json(d / "a_keypoints.json", {"version": 1.3}) and d,
                                ["a_keypoints.json", "no 'people'"]),
     "openpose mixed lengths": (lambda d: _openpose_lengths(d / "op"), ["_000000000001_keypoints.json", "people[0]",
@@ -277,3 +376,15 @@ def test_layout_argument_must_fit_the_file(tmp_path):
     with pytest.raises(InputError, match="17 keypoints per person, but layout 'body25' has 25"):
         read_keypoints(path, layout="body25")
     assert read_keypoints(path, layout="h36m").layout == "h36m"
+
+
+def test_raw_pose2sim_folder_follows_the_balancing_man(pose2sim_dir):
+    """The raw OpenPose folder (a second person in the background of every frame, a third in one)
+    gives the same keypoints as the folder Pose2Sim cleaned to the balancing man alone."""
+    raw = read_keypoints(pose2sim_dir / "openpose" / "cam01_json")
+    main = read_keypoints(pose2sim_dir / "openpose_main_person" / "cam01_json")
+    assert raw.layout == main.layout == "body25b" and raw.num_frames == main.num_frames == 100
+    np.testing.assert_array_equal(raw.keypoints, main.keypoints)
+    np.testing.assert_array_equal(raw.confidence, main.confidence)
+    assert any("several people in 100 frame(s)" in note and "(100 of 100 frames)" in note for note in raw.notes)
+    assert not any("several people" in note for note in main.notes)

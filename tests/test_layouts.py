@@ -14,6 +14,7 @@ from zedo_core.layouts import (
     THORAX_ABOVE_SHOULDERS,
     THORAX_FROM_SHOULDERS_AND_HIPS,
     LayoutError,
+    detect_layout,
     get_layout,
     layout_for_joint_count,
     to_h36m,
@@ -43,7 +44,10 @@ def from_h36m(kp17: np.ndarray, layout: str) -> np.ndarray:
                 key = f"{side}_{key[1:]}"  # OpenPose "LShoulder" -> "left_shoulder"
             if key.startswith(prefix + "_"):
                 key = f"{side}_{key[2:]}"  # MPII "l_hip"
-        stand_in = {"nose": NECK, "midhip": PELVIS, "neck": THORAX, "upper_neck": THORAX, "head_top": HEAD}
+        stand_in = {
+            "nose": NECK, "midhip": PELVIS, "neck": THORAX, "upper_neck": THORAX, "head_top": HEAD, "upperneck": THORAX,
+            "headtop": HEAD,
+        }  # fmt: skip
         if key in stand_in:
             out[:, j] = kp17[:, stand_in[key]]
         elif key in J:
@@ -57,8 +61,8 @@ def from_h36m(kp17: np.ndarray, layout: str) -> np.ndarray:
 
 
 def test_every_layout_is_consistent():
-    assert set(LAYOUTS) == {"h36m", "coco", "body25", "coco18", "mediapipe", "mpii", "mpii_usual"}
-    counts = {"h36m": 17, "coco": 17, "body25": 25, "coco18": 18, "mediapipe": 33, "mpii": 16, "mpii_usual": 16}
+    assert set(LAYOUTS) == {"h36m", "coco", "body25", "body25b", "coco18", "mediapipe", "mpii", "mpii_usual"}
+    counts = {"h36m": 17, "coco": 17, "body25": 25, "body25b": 25, "coco18": 18, "mediapipe": 33, "mpii": 16, "mpii_usual": 16}
     for name, layout in LAYOUTS.items():
         assert layout.name == name and layout.num_joints == counts[name] and layout.description
         assert len(set(layout.joint_names)) == layout.num_joints
@@ -68,6 +72,13 @@ def test_every_layout_is_consistent():
             assert 0 <= joint < 17 and 0 <= source < layout.num_joints and 0 < factor <= 1
     assert LAYOUTS["coco"].joint_names[:3] == ("nose", "left_eye", "right_eye")
     assert LAYOUTS["body25"].joint_names[8] == "MidHip" and LAYOUTS["body25"].joint_names[24] == "RHeel"
+    # BODY_25B: COCO's 17 in COCO's order, then upper neck, head top and BODY_25's feet.
+    coco_as_openpose = tuple(
+        n.title().replace("Left_", "L").replace("Right_", "R") for n in LAYOUTS["coco"].joint_names
+    )
+    assert LAYOUTS["body25b"].joint_names[:17] == coco_as_openpose
+    assert LAYOUTS["body25b"].joint_names[17:19] == ("UpperNeck", "HeadTop")
+    assert LAYOUTS["body25b"].joint_names[19:] == LAYOUTS["body25"].joint_names[19:]
     assert LAYOUTS["mediapipe"].joint_names[23:25] == ("left_hip", "right_hip")
     assert LAYOUTS["coco18"].joint_names == LAYOUTS["body25"].joint_names[:8] + LAYOUTS["body25"].joint_names[9:19]
 
@@ -93,7 +104,7 @@ def test_missing_joints_are_nan_with_confidence_zero():
     assert np.isfinite(out[out_conf > 0]).all()
 
 
-@pytest.mark.parametrize("layout", ["coco", "body25", "coco18", "mediapipe"])
+@pytest.mark.parametrize("layout", ["coco", "body25", "body25b", "coco18", "mediapipe"])
 def test_whole_body_layouts_copy_limbs_and_derive_the_torso(layout):
     kp, conf = to_h36m(from_h36m(KP17, layout), layout=layout)
     for name in LIMBS:
@@ -113,10 +124,14 @@ def test_whole_body_layouts_copy_limbs_and_derive_the_torso(layout):
     np.testing.assert_allclose(kp[:, SPINE], 0.5 * (kp[:, PELVIS] + kp[:, THORAX]))
     assert (np.linalg.norm(kp[:, SPINE] - KP17[:, SPINE], axis=-1) < 10).all()
     np.testing.assert_allclose(conf[:, SPINE], THORAX_FROM_SHOULDERS_AND_HIPS * SPINE_FROM_PELVIS_AND_THORAX)
-    # Neck/nose from the nose, at a lower confidence; no head top.
+    # Neck/nose from the nose, at a lower confidence; the head top only where the layout has one.
     np.testing.assert_array_equal(kp[:, NECK], KP17[:, NECK])
     np.testing.assert_array_equal(conf[:, NECK], NECK_NOSE_FROM_NOSE)
-    assert np.isnan(kp[:, HEAD]).all() and (conf[:, HEAD] == 0).all()
+    if layout == "body25b":
+        np.testing.assert_array_equal(kp[:, HEAD], KP17[:, HEAD])
+        np.testing.assert_array_equal(conf[:, HEAD], 1.0)
+    else:
+        assert np.isnan(kp[:, HEAD]).all() and (conf[:, HEAD] == 0).all()
 
 
 def test_derived_confidence_is_a_fraction_of_its_weakest_source():
@@ -191,6 +206,68 @@ def test_layout_for_joint_count():
     assert "mpii_usual" not in message
 
 
+def _body25_and_body25b(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The same frames as BODY_25 (neck and mid-hip a few pixels off the midpoints, as a detector
+    puts them) and as BODY_25B."""
+    body25 = from_h36m(frames, "body25")
+    names = LAYOUTS["body25"].joint_names
+    body25[:, names.index("Neck")] = 0.5 * (body25[:, names.index("LShoulder")] + body25[:, names.index("RShoulder")]) + [2.0, -3.0]
+    body25[:, names.index("MidHip")] += [-2.0, 2.0]
+    body25b = from_h36m(frames, "body25b")
+    names = LAYOUTS["body25b"].joint_names
+    for eye, dx in (("LEye", 6.0), ("REye", -6.0)):  # eyes beside the nose, a little above it
+        body25b[:, names.index(eye)] = body25b[:, names.index("Nose")] + [dx, -4.0]
+    return body25, body25b
+
+
+def test_detect_layout_tells_body25_from_body25b():
+    body25, body25b = _body25_and_body25b(KP17)
+    layout, note = detect_layout(body25)
+    assert layout == "body25" and note.startswith("25 keypoints per person read as BODY_25: joint 1 lies midway")
+    assert "in 4 frame(s)" in note and "--layout body25b" in note
+    layout, note = detect_layout(body25b)
+    assert layout == "body25b" and note.startswith("25 keypoints per person read as BODY_25B:") and "--layout body25" in note
+    # A back view (no nose): BODY_25's residual alone decides.
+    back = np.ones((4, 25))
+    back[:, 0] = 0.0
+    assert detect_layout(body25, back)[0] == "body25" and detect_layout(body25b, back)[0] == "body25b"
+    # Other joint counts: decided by the count, no note.
+    assert detect_layout(np.zeros((2, 18, 2))) == ("coco18", "")
+    assert detect_layout(np.zeros((2, 17, 2))) == ("h36m", "")
+    with pytest.raises(LayoutError, match="20 keypoints per frame match no layout"):
+        detect_layout(np.zeros((2, 20, 2)))
+
+
+def test_detect_layout_says_when_it_cannot_tell():
+    layout, note = detect_layout(np.full((3, 25, 2), np.nan))
+    assert layout == "body25" and "too few joints seen" in note and "--layout body25b" in note
+    # Joint 1 as far from the shoulders' midpoint (BODY_25's claim) as from joint 0 (BODY_25B's),
+    # joint 2 on joint 0: neither layout fits better.
+    body25, _ = _body25_and_body25b(KP17)
+    tie = body25.copy()
+    tie[:, 0] = tie[:, 2]
+    tie[:, 1] = 0.5 * (tie[:, 2] + 0.5 * (tie[:, 2] + tie[:, 5]))
+    tie[:, 8] = 0.5 * (tie[:, 9] + tie[:, 12])
+    layout, note = detect_layout(tie)
+    assert layout == "body25" and "could not tell it from BODY_25B" in note, note
+
+
+def test_detect_layout_on_real_body25b(pose2sim_dir):
+    """All four cameras of the Pose2Sim clip are BODY_25B; BODY_25 made from them is not."""
+    from zedo_core.keypoint_files import read_keypoints
+
+    for camera in ("cam01", "cam02", "cam03", "cam04"):
+        seq = read_keypoints(pose2sim_dir / "openpose_main_person" / f"{camera}_json", layout="body25b")
+        assert detect_layout(seq.keypoints, seq.confidence)[0] == "body25b", camera
+        b25b = LAYOUTS["body25b"].joint_names
+        body25 = np.stack([seq.keypoints[:, b25b.index(n)] if n in b25b else np.full((seq.num_frames, 2), np.nan)
+                           for n in LAYOUTS["body25"].joint_names], axis=1)  # fmt: skip
+        names = LAYOUTS["body25"].joint_names
+        body25[:, names.index("Neck")] = 0.5 * (body25[:, names.index("LShoulder")] + body25[:, names.index("RShoulder")])
+        body25[:, names.index("MidHip")] = 0.5 * (body25[:, names.index("LHip")] + body25[:, names.index("RHip")])
+        assert detect_layout(body25)[0] == "body25", camera
+
+
 def test_layout_error_is_an_input_error():
     assert issubclass(LayoutError, InputError) and issubclass(LayoutError, ValueError)
     assert get_layout(LAYOUTS["coco"]) is LAYOUTS["coco"]
@@ -201,6 +278,7 @@ BAD = [
     ("wrong joint count", dict(keypoints=np.zeros((2, 25, 2)), layout="coco"),
      ["(N, 17, 2)", "'coco'", "(2, 25, 2)", "'body25'"]),
     ("17 for body25", dict(keypoints=np.zeros((2, 17, 2)), layout="body25"), ["(N, 25, 2)", "'h36m' or 'coco'"]),
+    ("25 for coco", dict(keypoints=np.zeros((2, 25, 2)), layout="coco"), ["(N, 17, 2)", "'body25' or 'body25b'"]),
     ("not 2D", dict(keypoints=np.zeros((2, 17, 3))), ["(N, 17, 2)", "(2, 17, 3)"]),
     ("one frame unbatched", dict(keypoints=np.zeros((17, 2))), ["(N, 17, 2)", "(17, 2)"]),
     ("zero frames", dict(keypoints=np.zeros((0, 17, 2))), ["zero frames"]),

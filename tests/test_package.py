@@ -54,8 +54,9 @@ def test_every_public_name_resolves():
 def test_file_and_layout_modules_do_not_import_torch():
     code = (
         "import sys, zedo_core.layouts, zedo_core.keypoint_files, zedo_core.joint_names, zedo_core.skeleton\n"
+        "import zedo_core.camera_files, zedo_core.distortion\n"
         "import zedo_core\n"
-        "zedo_core.to_h36m, zedo_core.read_keypoints, zedo_core.match_joint\n"
+        "zedo_core.to_h36m, zedo_core.read_keypoints, zedo_core.match_joint, zedo_core.read_camera\n"
         "assert sys.modules.get('torch') is None, 'torch was imported'\n"
     )
     done = _run(code)

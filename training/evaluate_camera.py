@@ -130,9 +130,22 @@ def main(argv: list[str] | None = None) -> int:
         "--estimate-focal", action="store_true",
         help="also estimate the focal length per whole sequence and camera (ground truth and detections) and lift with it",
     )
+    parser.add_argument(
+        "--focal-only", action="store_true",
+        help="only estimate the focal length per whole sequence and camera from ground-truth 2D and summarise (no lifting)",
+    )
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.focal_only:
+        rows = estimate_sequences(args.data, tuple(args.subjects), "gt")
+        summary = _focal_summary(rows)
+        lines = [f"{', '.join(args.subjects)}, every whole sequence x camera:"] + _focal_lines("gt", summary)[:3]
+        print("\n".join(lines))
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps({**summary, "per_sequence": rows}, indent=2) + "\n")
+        return 0
 
     prior = load_prior(args.prior, device="cpu")
     samples = build_samples(args.data, "gt", args.stride, subjects=tuple(args.subjects))
@@ -246,6 +259,8 @@ def _focal_lines(source: str, row: dict) -> list[str]:
         lines.append(f"    answered: |focal error| median {e['median_abs_error_percent']}%, mean {e['mean_abs_error_percent']}%, p90 {e['p90_abs_error_percent']}%, signed mean {e['mean_signed_error_percent']}%, within 10%: {100 * e['within_10_percent']:.0f}%")
     a = row["all_with_fallback"]
     lines.append(f"    all, fallbacks counted: |focal error| median {a['median_abs_error_percent']}%, mean {a['mean_abs_error_percent']}%; {row['seconds_per_sequence']} s per sequence")
+    if "lifting_gt2d" not in row:
+        return lines
     g = row["lifting_gt2d"]
     lines.append(f"    lifting with it: MPJPE {g['mpjpe_mm']} PA-MPJPE {g['pa_mpjpe_mm']} mm (focal off by {g['focal_error_percent']}% on average; {g['frames_with_an_estimate']} frames from answered sequences)")
     if g.get("on_answered_frames"):

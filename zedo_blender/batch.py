@@ -10,6 +10,12 @@ armature is found by the built-in bone maps (Rigify, Mixamo, Unreal) unless name
 written Y up (``--bvh-up z`` for Blender's Z up); the FBX's first key is at time 0, so Blender's
 FBX import puts it back on the first frame.
 
+Calibrated footage: ``--camera FILE [--camera-name NAME]`` (Pose2Sim / anipose .toml, OpenCV .yml /
+.xml) gives K, the image size and the lens distortion (the keypoints are undistorted before
+lifting); it replaces ``--focal`` / ``--fov``, which cannot be given with it, and ``--image-size``
+then names the footage's size when it was scaled from the calibrated one. ``--footage VIDEO``
+makes the video the .blend's movie clip, behind the camera, and gives the frame rate.
+
 Several ``--input`` groups convert one after another; the options after each ``--input`` belong
 to it, options before the first ``--input`` apply to all. Every input is read and checked before
 any conversion starts, and no output may be an input. Bad input exits with status 2 and one line
@@ -40,8 +46,10 @@ import numpy as np  # noqa: E402
 
 from . import bone_maps, retarget  # noqa: E402
 from .bvh import write_bvh  # noqa: E402
+from .clip_camera import clip_camera_values, set_clip_camera  # noqa: E402
 from .engine import EstimateSettings, engine_module, estimate  # noqa: E402
 from .result import apply_motion  # noqa: E402
+
 
 class BatchError(Exception):
     """Bad input or arguments: reported as one line, exit status 2."""
@@ -76,6 +84,10 @@ class Job:
     retarget_armature: str | None = None
     bone_map: Path | None = None
     bvh_up: str = "Y"
+    camera: Path | None = None
+    camera_name: str | None = None
+    footage: Path | None = None
+    fps: float | None = None
 
 
 def _global_parser() -> argparse.ArgumentParser:
@@ -99,13 +111,33 @@ def _global_parser() -> argparse.ArgumentParser:
 
 
 def _add_job_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--layout", default=None, help="keypoint layout (h36m, coco, body25, mediapipe, mpii...)")
+    parser.add_argument(
+        "--layout", default=None,
+        help="keypoint layout (h36m, coco, body25, body25b, coco18, mediapipe, mpii; default: from the file, 25 joints detected)",
+    )
+    parser.add_argument(
+        "--camera", type=Path, default=None, metavar="FILE",
+        help="calibration file (Pose2Sim/anipose .toml, OpenCV .yml/.xml): K, image size and lens distortion",
+    )
+    parser.add_argument(
+        "--camera-name", default=None, metavar="NAME",
+        help="which camera of --camera FILE (needed when it holds several whose names the input's name does not give)",
+    )
     parser.add_argument("--focal", type=float, default=None, help="focal length in pixels when the input has no K")
     parser.add_argument(
         "--fov", type=float, default=None,
         help="horizontal field of view (degrees) when the input has no K (default: estimated from the actor's motion, else 60)",
     )
-    parser.add_argument("--image-size", type=int, nargs=2, metavar=("W", "H"), default=None)
+    parser.add_argument(
+        "--image-size", type=int, nargs=2, metavar=("W", "H"), default=None,
+        help="the keypoints' image size (default: from the input, --camera or --footage); with --camera, the "
+        "calibration is scaled to it when the footage was scaled from the calibrated size",
+    )
+    parser.add_argument(
+        "--fps", type=float, default=None,
+        help="frame rate of the keypoints when the input does not say (default: the footage's; without either, "
+        "video mode assumes 25)",
+    )
     parser.add_argument("--actor-height", type=float, default=None, help="actor's standing height in metres")
     parser.add_argument(
         "--retarget-to", type=Path, default=None, metavar="RIG.blend",
@@ -124,6 +156,10 @@ def _job_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zedo_blender.batch --input", add_help=False)
     parser.add_argument("--input", type=Path, required=True)
     parser.add_argument("--output", type=Path, required=True, help=".blend to write")
+    parser.add_argument(
+        "--footage", type=Path, default=None, metavar="VIDEO",
+        help="the video (or image sequence) the keypoints come from: the .blend's movie clip, shown behind the camera",
+    )
     parser.add_argument("--bvh", type=Path, default=None)
     parser.add_argument("--fbx", type=Path, default=None)
     _add_job_options(parser)
@@ -160,11 +196,23 @@ def parse_args(argv: list[str]) -> tuple[EstimateSettings, list[Job]]:
                 focal=pick("focal"), fov=pick("fov"), image_size=tuple(pick("image_size")) if pick("image_size") else None,
                 actor_height=pick("actor_height"), retarget_to=pick("retarget_to"),
                 retarget_armature=pick("retarget_armature"), bone_map=pick("bone_map"), bvh_up=common.bvh_up.upper(),
+                camera=pick("camera"), camera_name=pick("camera_name"), footage=part.footage, fps=pick("fps"),
             )
         )
+        job = jobs[-1]
+        if job.camera_name is not None and job.camera is None:
+            raise BatchError(f"--camera-name {job.camera_name}: needs --camera FILE")
+        if job.camera is not None and (job.focal is not None or job.fov is not None):
+            raise BatchError(f"--camera {job.camera} gives the focal length: drop --focal / --fov")
+        if job.fps is not None and not (np.isfinite(job.fps) and job.fps > 0):
+            raise BatchError(f"--fps must be positive, got {job.fps}")
     outputs = [p for job in jobs for p in (job.output, job.bvh, job.fbx) if p is not None]
+    inputs = [
+        path for job in jobs
+        for path in (job.input, job.camera, job.footage, job.retarget_to, job.bone_map) if path is not None
+    ]  # fmt: skip
     try:  # before any work: no output may be an input (or a frame in an input folder), a folder or unwritable
-        engine_module("safe_io").check_output_paths([job.input for job in jobs], outputs)
+        engine_module("safe_io").check_output_paths(inputs, outputs)
     except ValueError as error:
         raise BatchError(str(error)) from None
     return settings, jobs
@@ -189,6 +237,7 @@ class PreparedInput:
     fps: float | None
     camera: str = ""  # where K came from (printed)
     target: RetargetTarget | None = None
+    notes: tuple[str, ...] = ()  # what the readers decided (printed)
 
 
 def _read_bone_map(path: Path) -> bone_maps.BoneMap:
@@ -285,13 +334,25 @@ def append_target(target: RetargetTarget, scene: bpy.types.Scene) -> bpy.types.O
 def prepare(job: Job) -> PreparedInput:
     """Read and check one input; raises :class:`BatchError` naming the file and the problem."""
     files = engine_module("keypoint_files")
+    footage_size, footage_fps = _footage(job.footage) if job.footage is not None else (None, None)
     try:
-        sequence = files.read_keypoints(job.input, job.layout).to_h36m()
+        sequence = files.read_keypoints(job.input, job.layout)
+        camera = "camera K from the input"
+        if job.camera is not None:
+            calibration = engine_module("camera_files").read_camera(job.camera, job.camera_name, hint=job.input.name)
+            sequence = engine_module("camera_files").apply_camera(sequence, calibration, job.image_size or footage_size)
+            camera = f"camera {calibration.name} of {job.camera.name}: focal length {sequence.K[0, 0]:.0f} px"
+        sequence = sequence.to_h36m()
     except ValueError as error:
         raise BatchError(str(error)) from error
-    image_size = job.image_size or sequence.image_size
+    image_size = job.image_size or sequence.image_size or footage_size
+    if footage_size is not None and image_size is not None and tuple(image_size) != footage_size:
+        raise BatchError(
+            f"--footage {job.footage}: its frames are {footage_size[0]}x{footage_size[1]} but the keypoints' image is "
+            f"{image_size[0]}x{image_size[1]}"
+        )
+    fps = job.fps or sequence.fps or footage_fps
     K = sequence.K
-    camera = "camera K from the input"
     if K is None:
         if image_size is None:
             raise BatchError(f"{job.input}: has no camera K and no image size: pass --image-size W H (and --focal PX if known)")
@@ -304,7 +365,7 @@ def prepare(job: Job) -> PreparedInput:
                 K = intrinsics.intrinsics_from_fov(image_size, job.fov)
                 camera = f"focal length {K[0, 0]:.0f} px from a {job.fov:.0f}° field of view (--fov)"
             else:  # no calibration given: estimate it from the actor's motion, else the 60° guess
-                found = intrinsics.estimate_focal(sequence.keypoints, sequence.confidence, image_size, fps=sequence.fps)
+                found = intrinsics.estimate_focal(sequence.keypoints, sequence.confidence, image_size, fps=fps)
                 K = found.intrinsics()
                 camera = (
                     f"focal length {found.focal_px:.0f} px estimated from the actor's motion ({found.reason})"
@@ -328,8 +389,27 @@ def prepare(job: Job) -> PreparedInput:
         raise BatchError("--retarget-armature and --bone-map need --retarget-to RIG.blend")
     target = find_target(job) if job.retarget_to is not None else None
     return PreparedInput(
-        sequence.keypoints, sequence.confidence, K, tuple(int(v) for v in image_size), sequence.fps, camera, target
+        sequence.keypoints, sequence.confidence, K, tuple(int(v) for v in image_size), fps, camera,
+        target=target, notes=sequence.notes,
     )
+
+
+def _footage(path: Path) -> tuple[tuple[int, int], float | None]:
+    """The frame size and rate (None for a still or an image sequence) of footage Blender can
+    read; BatchError otherwise."""
+    if not path.is_file():
+        raise BatchError(f"--footage {path}: no such file")
+    try:
+        clip = bpy.data.movieclips.load(str(path.resolve()))
+    except (RuntimeError, UnicodeError) as error:
+        raise BatchError(f"--footage {_display(path)}: Blender cannot read it ({_display(error)})") from None
+    try:
+        size, fps = (int(clip.size[0]), int(clip.size[1])), float(clip.fps)
+    finally:
+        bpy.data.movieclips.remove(clip)
+    if size[0] <= 0 or size[1] <= 0:
+        raise BatchError(f"--footage {path}: Blender cannot read frames from it")
+    return size, (fps if fps > 0 else None)
 
 
 @contextlib.contextmanager
@@ -410,6 +490,8 @@ def convert(job: Job, prepared: PreparedInput, settings: EstimateSettings, log=p
     """Lift one input and write its .blend (and BVH / FBX) files."""
     step = {"last": -1}
     label = _display(job.input.name)
+    for note in prepared.notes:
+        log(f"  {label}: {note}")
     if prepared.camera:
         log(f"  {label}: {prepared.camera}")
 
@@ -428,12 +510,19 @@ def convert(job: Job, prepared: PreparedInput, settings: EstimateSettings, log=p
         log(f"  warning: {len(skipped)} frame(s) with fewer than 4 joints were not keyed (first: {skipped[0]})")
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
+    clip = None
+    if job.footage is not None:
+        clip = bpy.data.movieclips.load(str(job.footage.resolve()))
+        clip.frame_start = scene.frame_start
+        K = _camera_intrinsics(prepared.K)
+        K0 = K if K.ndim == 2 else K[0]
+        set_clip_camera(clip, clip_camera_values(K0, prepared.image_size))
     if prepared.fps:
         scene.render.fps, scene.render.fps_base = max(1, round(prepared.fps)), round(prepared.fps) / prepared.fps
     name = job.input.stem.encode("utf-8", "surrogateescape").decode("utf-8", "replace")  # Blender names are UTF-8
     result = apply_motion(
         bpy.context, lifted.poses3d, _camera_intrinsics(prepared.K), prepared.image_size, scene.frame_start,
-        name=name, actor_height=job.actor_height,
+        name=name, actor_height=job.actor_height, clip=clip,
         lock_feet_fps=(prepared.fps or scene.render.fps / scene.render.fps_base) if settings.lock_feet else None,
     )
     scene.frame_end = scene.frame_start + len(prepared.keypoints) - 1

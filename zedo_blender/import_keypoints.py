@@ -5,6 +5,9 @@ any layout the engine knows, converts them to the engine's 17 joints, and create
 object (one person) with a track per joint, so detections can be fixed by hand before estimating.
 What the file knows about the footage is used too: its camera ``K`` sets up the clip's tracking
 camera (scaled to the clip's size) and its frame rate becomes the scene's.
+An optional calibration file (Pose2Sim / anipose TOML, OpenCV YAML / XML) sets the clip's camera
+instead: focal length (mm over the clip camera's sensor width), principal point, pixel aspect and
+radial lens distortion, which the estimate then uses.
 """
 
 from __future__ import annotations
@@ -16,13 +19,12 @@ import numpy as np
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 from bpy_extras.io_utils import ImportHelper
 
+from .clip_camera import clip_camera_values, set_clip_camera
 from .engine import engine_module
 from .estimate import CAMERA_FILE_FOCAL, CAMERA_FROM_FILE
 from .properties import track_property_name
 from .skeleton import JOINT_NAMES
 from .tracks import write_keypoints
-
-OPENPOSE_SUFFIX = "_keypoints.json"
 
 
 def _layout_items(self, context):
@@ -51,7 +53,15 @@ class ZEDO_OT_import_keypoints(bpy.types.Operator, ImportHelper):
     layout: EnumProperty(name="Layout", items=_layout_items, description="Keypoint layout of the file")
     openpose_folder: BoolProperty(
         name="Whole OpenPose Folder", default=True,
-        description="For an OpenPose *_keypoints.json file, read every frame file in its folder",
+        description="For an OpenPose JSON file (one frame), read every frame file in its folder",
+    )
+    calibration: StringProperty(
+        name="Calibration", subtype="FILE_PATH", default="",
+        description="Optional camera calibration (Pose2Sim/anipose .toml, OpenCV .yml/.xml): sets the clip's camera",
+    )
+    camera_name: StringProperty(
+        name="Camera Name", default="",
+        description="Which camera of the calibration file, when it holds several (default: the one named like the keypoint file)",
     )
     frame_start: IntProperty(name="Start Frame", default=1, description="Scene frame of the file's first frame")
     min_confidence: FloatProperty(
@@ -83,17 +93,32 @@ class ZEDO_OT_import_keypoints(bpy.types.Operator, ImportHelper):
     def execute(self, context: bpy.types.Context) -> set[str]:
         files = engine_module("keypoint_files")
         path = Path(bpy.path.abspath(self.filepath))
-        if self.openpose_folder and path.name.endswith(OPENPOSE_SUFFIX):
+        if self.openpose_folder and files.is_openpose_file(path):
             path = path.parent
+        clip = target_clip(context)
         try:
             sequence = files.read_keypoints(path, None if self.layout == "auto" else self.layout).to_h36m()
         except ValueError as error:  # the engine's InputError: one line naming the problem
             self.report({"ERROR"}, str(error))
             return {"CANCELLED"}
-        clip = target_clip(context)
         if clip.size[0] <= 0:
             self.report({"ERROR"}, f"Blender cannot read the frames of clip '{clip.name}' ({clip.filepath}): nothing imported")
             return {"CANCELLED"}
+        camera = camera_values = None
+        try:
+            if self.calibration:
+                camera = engine_module("camera_files").read_camera(
+                    Path(bpy.path.abspath(self.calibration)), self.camera_name or None, hint=path.name
+                )
+                scaled = camera.scaled_to(tuple(clip.size))
+                camera_values = clip_camera_values(
+                    scaled.K, tuple(clip.size), scaled.distortion, scaled.fisheye, clip.tracking.camera.sensor_width
+                )
+        except ValueError as error:  # the engine's InputError: one line naming the problem
+            self.report({"ERROR"}, str(error))
+            return {"CANCELLED"}
+        for note in sequence.notes:
+            self.report({"INFO"}, note)
         keypoints = sequence.keypoints
         sx = sy = 1.0
         if sequence.image_size is not None and tuple(sequence.image_size) != tuple(clip.size):
@@ -121,7 +146,14 @@ class ZEDO_OT_import_keypoints(bpy.types.Operator, ImportHelper):
         settings.frame_start = self.frame_start
         settings.frame_end = self.frame_start + sequence.num_frames - 1
         notes = []
-        if sequence.K is not None and self.use_file_camera:
+        if camera_values is not None:  # a calibration file outranks the keypoint file's own K
+            set_clip_camera(clip, camera_values)
+            clip[CAMERA_FROM_FILE] = f"{Path(self.calibration).name} [{camera.name}]"
+            clip[CAMERA_FILE_FOCAL] = float(clip.tracking.camera.focal_length_pixels)
+            notes.append(f"clip camera from {camera.name}: {clip.tracking.camera.focal_length:.1f} mm lens")
+            if sequence.K is not None and self.use_file_camera:
+                notes.append(f"{path.name}'s own K set aside for the calibration's")
+        elif sequence.K is not None and self.use_file_camera:
             notes.append(self._set_clip_camera(clip, sequence.K, (sx, sy), path.name))
         if sequence.fps and self.use_file_fps:
             notes.append(self._set_scene_fps(context.scene, clip, float(sequence.fps)))

@@ -5,8 +5,9 @@
     >>> result = lift(prior, keypoints, K)         # keypoints (N,17,2) px, K (3,3) or (N,3,3)
     >>> result.poses3d                             # (N,17,3) metres, camera frame
 
-Detector keypoints (COCO, OpenPose BODY_25, MediaPipe, MPII) reach the 17 joints through
-``to_h36m`` (``zedo_core.layouts``); ``read_keypoints`` reads them from files. The engine never
+Detector keypoints (COCO, OpenPose BODY_25 / BODY_25B, MediaPipe, MPII) reach the 17 joints
+through ``to_h36m`` (``zedo_core.layouts``); ``read_keypoints`` reads them from files and
+``read_camera`` reads calibration files (K, image size, lens distortion; ``apply_camera``). The engine never
 imports Blender; see ``zedo_blender`` for the add-on.
 """
 
@@ -16,6 +17,12 @@ from typing import TYPE_CHECKING
 # Public name -> defining module. Imported on first use (PEP 562), so importing the package is
 # cheap: the Blender add-on draws its panels and reads files before anyone asks for a pose.
 _EXPORTS = {
+    "CameraCalibration": "camera_files",
+    "apply_camera": "camera_files",
+    "read_camera": "camera_files",
+    "read_cameras": "camera_files",
+    "distort_points": "distortion",
+    "undistort_points": "distortion",
     "InputError": "inputs",
     "validate_inputs": "inputs",
     "FootLockConfig": "foot_contacts",
@@ -30,6 +37,7 @@ _EXPORTS = {
     "LAYOUTS": "layouts",
     "Layout": "layouts",
     "LayoutError": "layouts",
+    "detect_layout": "layouts",
     "layout_for_joint_count": "layouts",
     "to_h36m": "layouts",
     "LiftCancelled": "lifting",
@@ -60,18 +68,21 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs
+    from .camera_files import CameraCalibration, apply_camera, read_camera, read_cameras
+    from .distortion import distort_points, undistort_points
     from .foot_contacts import FootLockConfig, lock_planted_feet
     from .inputs import InputError, validate_inputs
     from .intrinsics import FocalEstimate, estimate_focal, intrinsics_from_fov
     from .joint_names import joint_aliases, match_joint
     from .keypoint_files import KeypointSequence, read_keypoints
-    from .layouts import LAYOUTS, Layout, LayoutError, layout_for_joint_count, to_h36m
+    from .layouts import LAYOUTS, Layout, LayoutError, detect_layout, layout_for_joint_count, to_h36m
     from .lifting import LiftCancelled, LiftConfig, LiftResult, lift
     from .metrics import mpjpe, pa_mpjpe
     from .prior import PosePrior, PriorLoadError, load_prior
     from .skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS
 
 __all__ = [
+    "CameraCalibration",
     "FocalEstimate",
     "FootLockConfig",
     "InputError",
@@ -87,6 +98,9 @@ __all__ = [
     "PARENTS",
     "PosePrior",
     "PriorLoadError",
+    "apply_camera",
+    "detect_layout",
+    "distort_points",
     "estimate_focal",
     "intrinsics_from_fov",
     "joint_aliases",
@@ -97,8 +111,11 @@ __all__ = [
     "match_joint",
     "mpjpe",
     "pa_mpjpe",
+    "read_camera",
+    "read_cameras",
     "read_keypoints",
     "to_h36m",
+    "undistort_points",
     "validate_inputs",
 ]
 __version__ = "0.1.0"

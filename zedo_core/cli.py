@@ -1,9 +1,15 @@
-"""Command line: ``python -m zedo_core lift IN.npz OUT.npz [options]``.
+"""Command line: ``python -m zedo_core lift IN OUT.npz [options]``.
 
-IN holds ``keypoints`` (N,17,2) px, ``K`` (3,3) or (N,3,3) and optionally ``confidence`` (N,17).
-With ``--layout`` (or a ``layout`` string in IN) the keypoints may be another detector's (N,J,2)
-and confidence (N,J): coco (17), body25 (25), coco18 (18), mediapipe (33), mpii (16); they are
-adapted to the 17 joints first (zedo_core.layouts).
+IN is an .npz holding ``keypoints`` (N,17,2) px, ``K`` (3,3) or (N,3,3) and optionally
+``confidence`` (N,17). With ``--layout`` (or a ``layout`` string in IN) the keypoints may be
+another detector's (N,J,2) and confidence (N,J): coco (17), body25 / body25b (25), coco18 (18),
+mediapipe (33), mpii (16); they are adapted to the 17 joints first (zedo_core.layouts).
+IN may also be a COCO keypoint JSON, an OpenPose JSON file or a folder of them (one per frame,
+any names; 25 keypoints are told apart as BODY_25 or BODY_25B unless --layout says).
+``--camera FILE`` takes K from a calibration file (Pose2Sim / anipose .toml, OpenCV .yml / .xml;
+``--camera-name`` picks one of several cameras) instead of IN's ``K``, scaled to IN's
+``image_size`` when the footage was scaled, and undistorts the keypoints when the calibration has
+lens distortion.
 OUT gets ``poses3d`` (N,17,3) metres (camera frame, translation included), ``hypotheses``
 (N,S,17,3) and ``reprojection_error_px`` (N,S). Bad input (also an OUT that is IN) exits with
 status 2 and one line, a failed write or a missing device with 1, Ctrl-C with 130; OUT is written
@@ -19,14 +25,16 @@ import argparse
 import sys
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
 import numpy as np
 
-from .inputs import InputError
-from .keypoint_files import stored_fps, stored_layout
-from .layouts import LAYOUTS, to_h36m
+from .camera_files import apply_camera, read_camera
+from .inputs import InputError, real_array
+from .keypoint_files import KeypointSequence, read_keypoints, stored_fps, stored_layout
+from .layouts import LAYOUTS, check_keypoints, get_layout, to_h36m
 from .lifting import LiftConfig, lift
 from .prior import PriorLoadError, load_prior, resolve_device
 from .safe_io import (
@@ -72,12 +80,13 @@ class ProgressBar:
             self.stream.flush()
 
 
-def read_input(path: Path) -> dict[str, np.ndarray]:
+def read_input(path: Path, required: tuple[str, ...] = REQUIRED_KEYS) -> dict[str, np.ndarray]:
     """Read the input archive; raises InputError naming the file or key on any problem."""
     data = read_npz(path)
-    for key in REQUIRED_KEYS:
+    for key in required:
         if key not in data:
-            raise InputError(f"{path}: missing key '{key}' (found: {', '.join(sorted(data)) or 'none'})")
+            hint = " (or pass --camera FILE)" if key == "K" else ""
+            raise InputError(f"{path}: missing key '{key}'{hint} (found: {', '.join(sorted(data)) or 'none'})")
     return data
 
 
@@ -91,26 +100,66 @@ def input_layout(path: Path, data: dict[str, np.ndarray], requested: str | None)
     return stored
 
 
+def _npz_sequence(path: Path, data: dict[str, np.ndarray], layout: str) -> KeypointSequence:
+    """IN's arrays as a sequence, for --camera (which undistorts before adapting the layout)."""
+    try:
+        keypoints, confidence = check_keypoints(data["keypoints"], data.get("confidence"), get_layout(layout))
+    except InputError as exc:
+        raise type(exc)(f"{path}: {exc}") from None
+    size = None
+    if "image_size" in data:
+        size = real_array(data["image_size"], f"{path}: key 'image_size'").ravel()
+        if size.shape != (2,) or not np.isfinite(size).all() or not (size > 0).all() or (size != np.round(size)).any():
+            raise InputError(f"{path}: key 'image_size' must be two positive whole numbers (width, height), got {size}")
+        size = (int(size[0]), int(size[1]))
+    return KeypointSequence(keypoints, confidence, layout, size, None, data.get("K"), str(path))
+
+
+def _read_lift_input(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, float | None, tuple[str, ...]]:
+    """(keypoints (N,17,2), confidence, K, fps, notes) from IN and --camera."""
+    if args.camera_name is not None and args.camera is None:
+        raise InputError(f"--camera-name {args.camera_name}: needs --camera FILE")
+    if args.input.is_dir() or args.input.suffix.lower() == ".json":
+        sequence, fps = read_keypoints(args.input, args.layout), None
+    else:
+        data = read_input(args.input, ("keypoints",) if args.camera is not None else REQUIRED_KEYS)
+        layout = input_layout(args.input, data, args.layout)
+        fps = stored_fps(args.input, data["fps"]) if "fps" in data else None
+        if args.camera is None:
+            keypoints, confidence = data["keypoints"], data.get("confidence")
+            if layout != "h36m":
+                keypoints, confidence = to_h36m(keypoints, confidence, layout)
+            return keypoints, confidence, data["K"], fps, ()
+        sequence = _npz_sequence(args.input, data, layout)
+    if args.camera is not None:
+        camera = read_camera(args.camera, args.camera_name, hint=args.input.name)
+        sequence = apply_camera(sequence, camera)
+        sequence = replace(sequence, notes=sequence.notes + (f"K from camera {camera.name} of {args.camera.name}",))
+    if sequence.K is None:
+        raise InputError(f"{args.input}: has no camera K: pass --camera FILE (a calibration file)")
+    sequence = sequence.to_h36m()
+    return sequence.keypoints, sequence.confidence, sequence.K, fps, sequence.notes
+
+
 def _lift_command(args: argparse.Namespace) -> int:
-    # Before any work: OUT must not be IN (or the prior), and must be writable.
-    check_output_paths([args.input] + ([args.prior] if args.prior else []), [args.output])
-    data = read_input(args.input)
-    layout = input_layout(args.input, data, args.layout)
-    keypoints, confidence = data["keypoints"], data.get("confidence")
-    if layout != "h36m":
-        keypoints, confidence = to_h36m(keypoints, confidence, layout)
+    # Before any work: OUT must not be an input (IN, the calibration file, the prior), and must be writable.
+    inputs = [args.input] + [path for path in (args.camera, args.prior) if path is not None]
+    check_output_paths(inputs, [args.output])
+    keypoints, confidence, K, fps, notes = _read_lift_input(args)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     temporal_sigma = 0.0
     if args.temporal_sigma is not None:
         temporal_sigma = args.temporal_sigma
     elif args.video:
-        temporal_sigma = video_sigma(stored_fps(args.input, data["fps"]) if "fps" in data else None)
+        temporal_sigma = video_sigma(fps)
     config = LiftConfig(hypotheses=args.hypotheses, iterations=args.iterations, seed=args.seed, temporal_sigma=temporal_sigma)
     prior = load_prior(args.prior, device=resolve_device(args.device))
     bar = ProgressBar()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            result = lift(prior, keypoints, data["K"], confidence, config, progress=bar)
+            result = lift(prior, keypoints, K, confidence, config, progress=bar)
         finally:
             bar.close()
     for w in caught:
@@ -154,9 +203,9 @@ def _prior_error(exc: PriorLoadError) -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m zedo_core", description="Lift 2D keypoints to 3D poses with ZeDO.")
     commands = parser.add_subparsers(dest="command", required=True)
-    lift_parser = commands.add_parser("lift", help="lift keypoints from IN.npz, write OUT.npz", description=__doc__,
+    lift_parser = commands.add_parser("lift", help="lift keypoints from IN, write OUT.npz", description=__doc__,
                                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    lift_parser.add_argument("input", type=Path, metavar="IN.npz")
+    lift_parser.add_argument("input", type=Path, metavar="IN", help=".npz, COCO / OpenPose JSON, or a folder of OpenPose JSON")
     lift_parser.add_argument("output", type=Path, metavar="OUT.npz")
     lift_parser.add_argument("--hypotheses", type=int, default=LiftConfig.hypotheses, metavar="S")
     lift_parser.add_argument("--iterations", type=int, default=LiftConfig.iterations, metavar="N")
@@ -164,7 +213,14 @@ def build_parser() -> argparse.ArgumentParser:
     lift_parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     lift_parser.add_argument(
         "--layout", choices=list(LAYOUTS), default=None,
-        help="keypoint layout of IN (default: IN's 'layout' key, else h36m)",
+        help="keypoint layout of IN (default: IN's 'layout' key, else h36m; JSON: from the joint count, 25 detected)",
+    )
+    lift_parser.add_argument(
+        "--camera", type=Path, default=None, metavar="FILE",
+        help="calibration file (Pose2Sim/anipose .toml, OpenCV .yml/.xml): K instead of IN's, lens distortion undone",
+    )
+    lift_parser.add_argument(
+        "--camera-name", default=None, metavar="NAME", help="which camera of --camera FILE when it holds several",
     )
     lift_parser.add_argument(
         "--video", action="store_true",

@@ -67,9 +67,19 @@ MAX_LEG_TILT_DEG = 15.0  # mid-ankles -> mid-hips, from the image vertical
 MIN_STRAIGHTNESS = 0.97  # |foot -> upper| / (|foot -> hips| + |hips -> upper|)
 MIN_KNEE_STRAIGHTNESS = 0.85  # per leg |hip -> ankle| / (|hip -> knee| + |knee -> ankle|)
 LEG_TORSO_RATIO = (1.5, 2.5)  # image length of the legs (feet -> hips) over the torso's (hips -> shoulders)
+# Standing on one leg: a foot is raised when its ankle is RAISED_FOOT of the other leg's image
+# length above the other ankle and its leg is bent (knee below MIN_KNEE_STRAIGHTNESS) or, bent
+# towards the camera, shorter than RAISED_LEG_LENGTH of the other in the image. The other,
+# straight leg carries the body and its ankle is the foot point (a balanced body stands over it).
+# Without the bend or shortening, a far foot only looks higher in perspective (a stride seen from
+# above): those frames stay two-footed. On the training subjects' ground-truth 2D the rule mostly
+# adds walking's swing phase; its effect on the estimate is in docs/formats.md.
+RAISED_FOOT = 0.15
+RAISED_LEG_LENGTH = 0.75
 UPRIGHT_RULES = (
     f"torso within {MAX_TORSO_TILT_DEG:.0f} deg and legs within {MAX_LEG_TILT_DEG:.0f} deg of the image vertical, "
-    f"straightness >= {MIN_STRAIGHTNESS}, knees >= {MIN_KNEE_STRAIGHTNESS}, legs / torso in {LEG_TORSO_RATIO}"
+    f"straightness >= {MIN_STRAIGHTNESS}, knees >= {MIN_KNEE_STRAIGHTNESS} (the standing leg's when the other foot is "
+    f"raised), legs / torso in {LEG_TORSO_RATIO}; arms are free"
 )
 
 MIN_FRAMES = 30  # upright frames needed
@@ -160,27 +170,72 @@ def _tilt_deg(vectors: np.ndarray) -> np.ndarray:
     return np.degrees(np.arctan2(np.abs(vectors[:, 0]), -vectors[:, 1]))
 
 
-def upright_frames(keypoints: np.ndarray, confidence: np.ndarray) -> np.ndarray:
-    """Boolean mask of frames in which the person plausibly stands upright (2D heuristics)."""
-    kp = keypoints
-    seen = np.all(confidence[:, _NEEDED] > 0, axis=1) & np.all(np.isfinite(kp[:, _NEEDED]), axis=(1, 2))
-    kp = np.where(np.isfinite(kp), kp, 0.0)
-    foot, hips, upper = _mid(kp, _R_ANKLE, _L_ANKLE), _mid(kp, _R_HIP, _L_HIP), _mid(kp, _L_SHOULDER, _R_SHOULDER)
+# What each upright rule checks, for the fallback's reason (frames failing it, of those seen).
+_RULE_TEXT = {
+    "order": "the ankles are not below the hips and the hips below the shoulders",
+    "torso": f"the torso leans more than {MAX_TORSO_TILT_DEG:.0f} deg off the image vertical",
+    "legs": f"the standing leg(s) lean more than {MAX_LEG_TILT_DEG:.0f} deg off the image vertical",
+    "straight": "the body bends at the hips",
+    "knees": "a standing leg's knee is bent",
+    "ratio": (
+        f"the legs are not {LEG_TORSO_RATIO[0]:g}-{LEG_TORSO_RATIO[1]:g} torso lengths long in the image "
+        "(bent knees, or a camera close and looking down)"
+    ),
+}
+
+
+def _upright_rules(keypoints: np.ndarray, confidence: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """Per frame: whether the joints the rules need are seen ``(N,)``, whether each rule passes
+    (``{name: (N,)}``), and the foot point ``(N, 2)``: the mid-ankles, or the standing ankle when
+    the other foot is raised (:data:`RAISED_FOOT`)."""
+    seen = np.all(confidence[:, _NEEDED] > 0, axis=1) & np.all(np.isfinite(keypoints[:, _NEEDED]), axis=(1, 2))
+    kp = np.where(np.isfinite(keypoints), keypoints, 0.0)
+    hips, upper = _mid(kp, _R_HIP, _L_HIP), _mid(kp, _L_SHOULDER, _R_SHOULDER)
+    straight_leg = {}
+    for hip, knee, ankle in ((_R_HIP, _R_KNEE, _R_ANKLE), (_L_HIP, _L_KNEE, _L_ANKLE)):
+        knee_seen = (confidence[:, knee] > 0) & np.all(np.isfinite(keypoints[:, knee]), axis=1)
+        chain = np.linalg.norm(kp[:, knee] - kp[:, hip], axis=1) + np.linalg.norm(kp[:, ankle] - kp[:, knee], axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            straight_leg[ankle] = ~knee_seen | (np.linalg.norm(kp[:, ankle] - kp[:, hip], axis=1) / chain >= MIN_KNEE_STRAIGHTNESS)
+    foot = _mid(kp, _R_ANKLE, _L_ANKLE)
+    stance_right, stance_left = np.zeros(len(kp), bool), np.zeros(len(kp), bool)
+    for ankle, other, stance in ((_R_ANKLE, _L_ANKLE, stance_left), (_L_ANKLE, _R_ANKLE, stance_right)):
+        other_leg = np.linalg.norm(hips - kp[:, other], axis=1)
+        short = np.linalg.norm(hips - kp[:, ankle], axis=1) < RAISED_LEG_LENGTH * other_leg  # bent towards the camera
+        raised = (kp[:, ankle, 1] < kp[:, other, 1] - RAISED_FOOT * other_leg) & (~straight_leg[ankle] | short)
+        stance |= raised & straight_leg[other]
+    foot = np.where(stance_left[:, None], kp[:, _L_ANKLE], np.where(stance_right[:, None], kp[:, _R_ANKLE], foot))
     legs, torso = np.linalg.norm(hips - foot, axis=1), np.linalg.norm(upper - hips, axis=1)
     whole = np.linalg.norm(upper - foot, axis=1)
+    below = {_R_ANKLE: kp[:, _R_ANKLE, 1] > hips[:, 1], _L_ANKLE: kp[:, _L_ANKLE, 1] > hips[:, 1]}
     with np.errstate(divide="ignore", invalid="ignore"):
-        ok = seen & (legs > 0) & (torso > 0)
-        ok &= (kp[:, _R_ANKLE, 1] > hips[:, 1]) & (kp[:, _L_ANKLE, 1] > hips[:, 1]) & (hips[:, 1] > upper[:, 1])
-        ok &= _tilt_deg(upper - hips) <= MAX_TORSO_TILT_DEG
-        ok &= _tilt_deg(hips - foot) <= MAX_LEG_TILT_DEG
-        ok &= whole / (legs + torso) >= MIN_STRAIGHTNESS
-        for hip, knee, ankle in ((_R_HIP, _R_KNEE, _R_ANKLE), (_L_HIP, _L_KNEE, _L_ANKLE)):
-            knee_seen = (confidence[:, knee] > 0) & np.all(np.isfinite(keypoints[:, knee]), axis=1)
-            chain = np.linalg.norm(kp[:, knee] - kp[:, hip], axis=1) + np.linalg.norm(kp[:, ankle] - kp[:, knee], axis=1)
-            straight = np.linalg.norm(kp[:, ankle] - kp[:, hip], axis=1) / chain
-            ok &= ~knee_seen | (straight >= MIN_KNEE_STRAIGHTNESS)
-        ok &= (legs >= LEG_TORSO_RATIO[0] * torso) & (legs <= LEG_TORSO_RATIO[1] * torso)
-    return ok
+        rules = {
+            "order": (hips[:, 1] > upper[:, 1]) & np.where(stance_left, below[_L_ANKLE], True)
+            & np.where(stance_right, below[_R_ANKLE], True) & ((stance_left | stance_right) | (below[_R_ANKLE] & below[_L_ANKLE])),
+            "torso": _tilt_deg(upper - hips) <= MAX_TORSO_TILT_DEG,
+            "legs": _tilt_deg(hips - foot) <= MAX_LEG_TILT_DEG,
+            "straight": whole / (legs + torso) >= MIN_STRAIGHTNESS,
+            "knees": np.where(stance_left, straight_leg[_L_ANKLE], np.where(stance_right, straight_leg[_R_ANKLE],
+                                                                                straight_leg[_R_ANKLE] & straight_leg[_L_ANKLE])),
+            "ratio": (torso > 0) & (legs >= LEG_TORSO_RATIO[0] * torso) & (legs <= LEG_TORSO_RATIO[1] * torso),
+        }  # fmt: skip
+    return seen, rules, foot
+
+
+def upright_frames(keypoints: np.ndarray, confidence: np.ndarray) -> np.ndarray:
+    """Boolean mask of frames in which the person plausibly stands upright, on both feet or on
+    one (2D heuristics, :data:`UPRIGHT_RULES`)."""
+    seen, rules, _ = _upright_rules(np.asarray(keypoints, dtype=np.float64), np.asarray(confidence, dtype=np.float64))
+    return seen & np.logical_and.reduce(list(rules.values()))
+
+
+def _why_not_upright(seen: np.ndarray, rules: dict[str, np.ndarray], frames: int) -> str:
+    """The rules that reject the most seen frames, e.g. "the torso leans ... in 72 of 99 frames"."""
+    if not seen.any():
+        return f"hips, ankles and shoulders are never all seen (0 of {frames} frames)"
+    failing = sorted(((int((seen & ~ok).sum()), name) for name, ok in rules.items()), key=lambda item: -item[0])
+    parts = [f"{_RULE_TEXT[name]} in {count}" for count, name in failing[:2] if count]
+    return f"of {int(seen.sum())} frames with hips, ankles and shoulders seen, " + " and ".join(parts)
 
 
 class _RowOperator:
@@ -484,17 +539,21 @@ def estimate_focal(
     if fps is not None and not (math.isfinite(fps) and fps > 0):
         raise InputError(f"fps must be positive, got {fps}")
 
-    upright = upright_frames(kp, conf)
+    seen, rules, feet = _upright_rules(kp, conf)
+    upright = seen & np.logical_and.reduce(list(rules.values()))
     count = int(upright.sum())
     if count < MIN_FRAMES:
-        return _fallback(width, height, f"too few frames with the person upright ({count} of {len(kp)}, need {MIN_FRAMES})", count)
+        why = _why_not_upright(seen, rules, len(kp))
+        return _fallback(
+            width, height, f"too few frames with the person upright ({count} of {len(kp)}, need {MIN_FRAMES}): {why}", count
+        )
     index = np.flatnonzero(upright)
     if count > MAX_FRAMES_FIT:
         index = index[np.linspace(0, count - 1, MAX_FRAMES_FIT).round().astype(int)]
     centre = np.array([width / 2.0, height / 2.0])
     feet_seen = np.all(conf[:, (_R_ANKLE, _L_ANKLE)] > 0, axis=1) & np.all(np.isfinite(kp[:, (_R_ANKLE, _L_ANKLE)]), axis=(1, 2))
     acceleration, support = _acceleration_operator(index, feet_seen, fps)
-    all_feet = _mid(np.where(np.isfinite(kp), kp, 0.0), _R_ANKLE, _L_ANKLE) - centre
+    all_feet = feet - centre  # the mid-ankles, or the standing ankle on one leg
     foot = all_feet[index]
     upper = _mid(kp[index], _L_SHOULDER, _R_SHOULDER) - centre
     scale = np.linalg.norm(upper - foot, axis=1)

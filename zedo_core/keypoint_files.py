@@ -1,7 +1,8 @@
 """Read 2D keypoint files: the engine's ``.npz``, COCO keypoint JSON, OpenPose JSON folders.
 
-    >>> seq = read_keypoints("openpose_json/")      # a folder of *_keypoints.json files
-    >>> seq.layout, seq.keypoints.shape             # ("body25", (N, 25, 2))
+    >>> seq = read_keypoints("openpose_json/")      # a folder of OpenPose JSON files, one per frame
+    >>> seq.layout, seq.keypoints.shape             # ("body25b", (N, 25, 2))
+    >>> seq.notes                                   # what the reader decided (layout, person, gaps)
     >>> kp17, conf17 = seq.to_h36m().keypoints, seq.to_h36m().confidence
 
 Every problem with a file raises :class:`~zedo_core.inputs.InputError` with one line naming the
@@ -19,10 +20,19 @@ from pathlib import Path
 import numpy as np
 
 from .inputs import InputError, real_array
-from .layouts import LAYOUTS, check_keypoints, get_layout, layout_for_joint_count, to_h36m
+from .layouts import LAYOUTS, check_keypoints, detect_layout, get_layout, layout_for_joint_count, to_h36m
 from .safe_io import input_errors_only, read_npz
 
 OPENPOSE_SUFFIX = "_keypoints.json"
+# Following one person through an OpenPose folder: a detection continues a track when its mean
+# joint distance to the track's last pose is below this fraction of that pose's size (diagonal of
+# its box of seen joints) per frame since the track was last seen, at most TRACK_MAX_REACH. People
+# rarely move half their size between two frames; two people rarely stand closer than that.
+TRACK_MAX_STEP = 0.5
+TRACK_MAX_REACH = 1.5
+# Gaps in a folder's frame numbers are filled with empty frames (timing kept), unless the numbers
+# would stretch the clip beyond this many times its files: then they are not frame numbers.
+MAX_GAP_STRETCH = 4
 
 
 @dataclass(frozen=True, eq=False)
@@ -31,7 +41,9 @@ class KeypointSequence:
 
     ``keypoints`` ``(N,J,2)`` float64 pixels (NaN = missing), ``confidence`` ``(N,J)`` in [0, 1]
     (0 = missing), ``image_size`` ``(width, height)`` pixels, ``fps`` frames per second and ``K``
-    ``(3,3)`` or ``(N,3,3)`` intrinsics when the file says, ``source`` the file or folder read."""
+    ``(3,3)`` or ``(N,3,3)`` intrinsics when the file says, ``source`` the file or folder read,
+    ``notes`` what the reader decided that the user should hear of (the layout it detected, which
+    of several people it followed, frames without a file), one line each."""
 
     keypoints: np.ndarray
     confidence: np.ndarray
@@ -40,6 +52,7 @@ class KeypointSequence:
     fps: float | None = None
     K: np.ndarray | None = None
     source: str = ""
+    notes: tuple[str, ...] = ()
 
     @property
     def num_frames(self) -> int:
@@ -54,11 +67,13 @@ class KeypointSequence:
 @input_errors_only
 def read_keypoints(path: str | Path, layout: str | None = None) -> KeypointSequence:
     """Read ``path``: an engine ``.npz``, a COCO keypoint JSON (results list or dataset dict), an
-    OpenPose JSON file or a folder of OpenPose ``*_keypoints.json`` files (one per frame).
+    OpenPose JSON file or a folder of OpenPose JSON files, one per frame, any names
+    (``*_keypoints.json``, ``cam01.0000.json``...), in the order of the frame number in their names.
 
     ``layout`` names the keypoints' layout when the file does not (17 joints: "h36m" for ``.npz``,
-    "coco" for COCO JSON); it must agree with the file's joint count and with an ``.npz``'s
-    ``layout`` key."""
+    "coco" for COCO JSON; 25 joints: BODY_25 or BODY_25B, detected, see
+    :func:`layouts.detect_layout`); it must agree with the file's joint count and with an
+    ``.npz``'s ``layout`` key."""
     path = Path(path)
     if layout is not None:
         get_layout(layout)  # unknown names fail first, whatever the file
@@ -96,11 +111,16 @@ def _read_npz(path: Path, layout: str | None) -> KeypointSequence:
         if layout is not None and layout != stored:
             raise InputError(f"{path}: the file's layout is {stored!r} but {layout!r} was asked for")
         layout = stored
-    if layout is None:
+    detect = layout is None
+    if detect:
         if keypoints.ndim != 3 or keypoints.shape[-1:] != (2,):
             raise InputError(f"{path}: key 'keypoints' must have shape (N, J, 2), got {keypoints.shape}")
         layout = _layout_for(path, keypoints.shape[1])
     kp, conf = _checked(path, keypoints, data.get("confidence"), layout)
+    notes: tuple[str, ...] = ()
+    if detect:
+        layout, note = detect_layout(kp, conf)
+        notes = (note,) if note else ()
     n = kp.shape[0]
     K = None
     if "K" in data:
@@ -114,7 +134,7 @@ def _read_npz(path: Path, layout: str | None) -> KeypointSequence:
             raise InputError(f"{path}: key 'image_size' must be two positive whole numbers (width, height), got {size}")
         image_size = (int(size[0]), int(size[1]))
     fps = stored_fps(path, data["fps"]) if "fps" in data else None
-    return KeypointSequence(kp, conf, layout, image_size, fps, K, str(path))
+    return KeypointSequence(kp, conf, layout, image_size, fps, K, str(path), notes)
 
 
 def stored_layout(path: Path, value: np.ndarray) -> str:
@@ -209,6 +229,15 @@ def _json_layout(path: Path, joints: int, layout: str | None, default_17: str) -
     return layout
 
 
+def _detected(requested: str | None, layout: str, kp: np.ndarray, conf: np.ndarray) -> tuple[str, tuple[str, ...]]:
+    """The layout when the caller did not name one: the joint count's, or for 25 joints BODY_25
+    or BODY_25B by geometry (with a note saying which and why)."""
+    if requested is not None or kp.shape[1] != 25:
+        return layout, ()
+    layout, note = detect_layout(kp, conf)
+    return layout, (note,) if note else ()
+
+
 def _read_coco(path: Path, data: list | dict, layout: str | None) -> KeypointSequence:
     """COCO results ``[{"image_id", "keypoints", "score"}, ...]`` (the third value is a score) or a
     dataset ``{"images", "annotations"}`` (the third value is visibility: 0 = not labelled)."""
@@ -256,7 +285,7 @@ def _read_coco(path: Path, data: list | dict, layout: str | None) -> KeypointSeq
         frames = [_hashable(f) for f in frames]
     else:
         frames = sorted(people, key=_sort_id)
-    layout = _json_layout(path, joints, layout, "coco")
+    requested, layout = layout, _json_layout(path, joints, layout, "coco")
     flags = not results and all(np.isin(t[:, 2], (0, 1, 2)).all() for group in people.values() for _, t in group)
     kp = np.full((len(frames), joints, 2), np.nan)
     conf = np.zeros((len(frames), joints))
@@ -270,7 +299,8 @@ def _read_coco(path: Path, data: list | dict, layout: str | None) -> KeypointSeq
         kp[f, seen] = best[seen, :2]
         conf[f, seen] = score[seen]
     kp, conf = _checked(path, kp, conf, layout)
-    return KeypointSequence(kp, conf, layout, image_size, None, None, str(path))
+    layout, notes = _detected(requested, layout, kp, conf)
+    return KeypointSequence(kp, conf, layout, image_size, None, None, str(path), notes)
 
 
 def _hashable(value: object) -> object:
@@ -291,33 +321,107 @@ def _rank(entry: dict, triplets: np.ndarray) -> tuple[float, int, float]:
     return (score, int((triplets[:, 2] > 0).sum()), float(triplets[:, 2].sum()))
 
 
-def _read_openpose_folder(folder: Path, layout: str | None) -> KeypointSequence:
-    files = sorted(folder.glob(f"*{OPENPOSE_SUFFIX}"), key=lambda p: _natural_key(p.name))
+def is_openpose_file(path: str | Path) -> bool:
+    """Whether ``path`` is a JSON file holding one OpenPose frame (a dict with 'people')."""
+    path = Path(path)
+    if path.suffix.lower() != ".json" or not path.is_file():
+        return False
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(data, dict) and "people" in data
+
+
+def _frame_files(folder: Path) -> list[Path]:
+    """The folder's frame files: its ``*_keypoints.json`` files when it has any (OpenPose's names;
+    other JSON beside them is left alone), else every ``.json`` file."""
+    try:
+        entries = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    except OSError as exc:
+        raise InputError(f"{folder}: cannot read the folder ({exc.strerror or exc})") from None
+    files = [p for p in entries if p.name.endswith(OPENPOSE_SUFFIX)]
     if not files:
-        others = len(list(folder.glob("*.json")))
-        found = f" (found {others} other .json file{'s' if others > 1 else ''})" if others else ""
-        raise InputError(f"{folder}: no *{OPENPOSE_SUFFIX} files{found}; expected OpenPose --write_json output")
+        files = [p for p in entries if p.suffix.lower() == ".json"]
+    if not files:
+        found = f"it holds {len(entries)} other file(s), e.g. {entries[0].name}" if entries else "it is empty"
+        raise InputError(
+            f"{folder}: no .json files ({found}); expected OpenPose --write_json output, one JSON file per frame"
+        )
+    return files
+
+
+def _frame_numbers(files: list[Path]) -> list[int]:
+    """The frame number in each file's name: the last number that differs between the names
+    (``cam01.0007.json`` -> 7, ``run2_000000000007_keypoints.json`` -> 7); the last number of each
+    name when the names are not alike. InputError for a name without a number among several."""
+    numbers = [re.findall(r"\d+", p.name) for p in files]
+    if len(files) == 1:
+        return [int(numbers[0][-1]) if numbers[0] else 0]
+    for file, found in zip(files, numbers):
+        if not found:
+            raise InputError(f"{file}: no frame number in the file name (frames are ordered by the number in their names)")
+    shape = {len(found) for found in numbers}
+    texts = {tuple(re.split(r"\d+", p.name)) for p in files}
+    position = -1
+    if len(shape) == 1 and len(texts) == 1:  # alike names: the last numbered field that changes
+        varying = [i for i in range(shape.pop()) if len({int(found[i]) for found in numbers}) > 1]
+        position = varying[-1] if varying else -1
+    return [int(found[position]) for found in numbers]
+
+
+def _read_openpose_folder(folder: Path, layout: str | None) -> KeypointSequence:
+    files = _frame_files(folder)
+    numbers = _frame_numbers(files)
+    order = sorted(range(len(files)), key=lambda i: (numbers[i], _natural_key(files[i].name)))
+    files, numbers = [files[i] for i in order], [numbers[i] for i in order]
+    for a, b, n, m in zip(files, files[1:], numbers, numbers[1:]):
+        if n == m:
+            raise InputError(
+                f"{folder}: {a.name} and {b.name} both have frame number {n}; keep one camera's frames per folder"
+            )
+    notes = []
+    slots = list(range(len(files)))
+    if len(files) > 1:
+        step = int(np.gcd.reduce(np.diff(numbers)))
+        span = (numbers[-1] - numbers[0]) // step + 1
+        if span > len(files) and span <= MAX_GAP_STRETCH * len(files):
+            slots = [(n - numbers[0]) // step for n in numbers]
+            missing = sorted(set(range(span)) - set(slots))
+            notes.append(
+                f"{span - len(files)} of frames {numbers[0]}-{numbers[-1]} have no file (first: "
+                f"{numbers[0] + step * missing[0]}): kept as frames without a person, so the timing holds"
+            )
+        elif span > len(files):
+            notes.append(f"the numbers in the file names leave large gaps: read as {len(files)} consecutive frames")
     frames = []
     for file in files:
         data = _load_json(file)
         if not isinstance(data, dict) or "people" not in data:
             raise InputError(f"{file}: not an OpenPose keypoint file (no 'people' key)")
         frames.append((file, data))
-    return _read_openpose_frames(folder, frames, layout)
+    sequence = _read_openpose_frames(folder, frames, layout, slots[-1] + 1 if slots else 0, slots)
+    return replace(sequence, notes=sequence.notes + tuple(notes))
 
 
-def _read_openpose_frames(source: Path, frames: list[tuple[Path, dict]], layout: str | None) -> KeypointSequence:
-    """One person per frame: on the first frame with people the most confident one, then the one
-    nearest the previous choice."""
+def _read_openpose_frames(
+    source: Path, frames: list[tuple[Path, dict]], layout: str | None, length: int | None = None,
+    slots: list[int] | None = None,
+) -> KeypointSequence:
+    """One person per frame (see :func:`_follow`). ``frames[i]`` lands on frame ``slots[i]`` of
+    ``length`` (default: one frame each, in order)."""
+    length = len(frames) if length is None else length
+    slots = list(range(len(frames))) if slots is None else slots
     joints = None
-    candidates: list[list[np.ndarray]] = []
-    for file, data in frames:
+    candidates: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(length)]
+    for (file, data), slot in zip(frames, slots):
         people = data["people"]
         if not isinstance(people, list):
             raise InputError(f"{file}: 'people' must be a list")
-        found = []
         for p, person in enumerate(people):
             where = f"{file}: people[{p}]"
+            if person == {}:
+                continue  # Pose2Sim writes {} for a frame without its person
             if not isinstance(person, dict) or "pose_keypoints_2d" not in person:
                 raise InputError(f"{where} has no 'pose_keypoints_2d'")
             values = person["pose_keypoints_2d"]
@@ -325,27 +429,21 @@ def _read_openpose_frames(source: Path, frames: list[tuple[Path, dict]], layout:
                 continue  # OpenPose writes [] when body keypoints were not computed
             triplets = _triplets(f"{where}.pose_keypoints_2d", values, joints)
             joints = len(triplets)
-            found.append(triplets)
-        candidates.append(found)
+            person_kp, person_conf = _openpose_person(triplets)
+            if (person_conf > 0).any():
+                candidates[slot].append((person_kp, person_conf))
     if joints is None:
         raise InputError(f"{source}: no person in any of the {len(frames)} frame(s)")
-    layout = _json_layout(source, joints, layout, "coco")
-    kp = np.full((len(frames), joints, 2), np.nan)
-    conf = np.zeros((len(frames), joints))
-    previous: np.ndarray | None = None
-    for f, found in enumerate(candidates):
-        people = [_openpose_person(t) for t in found]
-        people = [p for p in people if (p[1] > 0).any()]
-        if not people:
-            continue
-        if previous is None:
-            choice = max(people, key=lambda p: p[1].sum())
-        else:
-            choice = min(people, key=lambda p: _distance(previous, p[0]))
-        kp[f], conf[f] = choice
-        previous = choice[0]
+    requested, layout = layout, _json_layout(source, joints, layout, "coco")
+    kp = np.full((length, joints, 2), np.nan)
+    conf = np.zeros((length, joints))
+    choice, note = _follow(candidates)
+    for f, person in enumerate(choice):
+        if person is not None:
+            kp[f], conf[f] = candidates[f][person]
     kp, conf = _checked(source, kp, conf, layout)
-    return KeypointSequence(kp, conf, layout, None, None, None, str(source))
+    layout, notes = _detected(requested, layout, kp, conf)
+    return KeypointSequence(kp, conf, layout, None, None, None, str(source), notes + ((note,) if note else ()))
 
 
 def _openpose_person(triplets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -355,9 +453,72 @@ def _openpose_person(triplets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return kp, score
 
 
+def _size(kp: np.ndarray) -> float:
+    """Diagonal of the box around a pose's seen joints (pixels, at least 1)."""
+    seen = kp[np.isfinite(kp[:, 0])]
+    return max(float(np.linalg.norm(seen.max(axis=0) - seen.min(axis=0))), 1.0) if len(seen) else 1.0
+
+
 def _distance(a: np.ndarray, b: np.ndarray) -> float:
     """Mean pixel distance over joints seen in both; centroid distance when they share none."""
     both = np.isfinite(a[:, 0]) & np.isfinite(b[:, 0])
     if both.any():
         return float(np.linalg.norm(a[both] - b[both], axis=-1).mean())
     return float(np.linalg.norm(np.nanmean(a, axis=0) - np.nanmean(b, axis=0)))
+
+
+def _follow(candidates: list[list[tuple[np.ndarray, np.ndarray]]]) -> tuple[list[int | None], str]:
+    """Which detection of each frame is the clip's main person, and a note when others were seen.
+
+    Detections are linked into tracks frame by frame (greedy, nearest first): a detection continues
+    a track when its mean joint distance to the track's last pose is under :data:`TRACK_MAX_STEP`
+    of that pose's size per frame since the track was last seen (at most :data:`TRACK_MAX_REACH`),
+    else it starts a new track. The main person is the track with the most
+    evidence: the sum over its frames of (sum of joint confidences) x (size), so the person seen
+    longest, most confidently and largest; a background passer-by scores low on all three."""
+    if all(len(people) <= 1 for people in candidates):  # one person: every detection is theirs
+        return [0 if people else None for people in candidates], ""
+    tracks: list[dict] = []  # {"last": (J,2) pose, "frames": {frame: detection}, "score": float}
+    crowded = 0
+    for f, people in enumerate(candidates):
+        crowded += len(people) > 1
+        pairs = sorted(
+            (_distance(track["last"], kp) / _size(track["last"]), t, d)
+            for t, track in enumerate(tracks)
+            for d, (kp, _) in enumerate(people)
+        )
+        taken_tracks, taken_people = set(), set()
+        for step, t, d in pairs:
+            reach = min(TRACK_MAX_STEP * (f - max(tracks[t]["frames"])), TRACK_MAX_REACH)
+            if step >= reach or t in taken_tracks or d in taken_people:
+                continue
+            taken_tracks.add(t)
+            taken_people.add(d)
+            _extend(tracks[t], f, d, people[d])
+        for d, person in enumerate(people):
+            if d not in taken_people:
+                tracks.append({"frames": {}, "score": 0.0})
+                _extend(tracks[-1], f, d, person)
+    choice: list[int | None] = [None] * len(candidates)
+    if not tracks:
+        return choice, ""
+    main = max(tracks, key=lambda track: track["score"])
+    for f, d in main["frames"].items():
+        choice[f] = d
+    dropped = sum(1 for f, people in enumerate(candidates) if people and choice[f] is None)
+    notes = []
+    if crowded:
+        notes.append(
+            f"several people in {crowded} frame(s): following the one seen longest, most confidently and largest "
+            f"({len(main['frames'])} of {len(candidates)} frames)"
+        )
+    if dropped:
+        notes.append(f"{dropped} frame(s) only have detections far from that person (another person, or a jump): left empty")
+    return choice, "; ".join(notes)
+
+
+def _extend(track: dict, frame: int, detection: int, person: tuple[np.ndarray, np.ndarray]) -> None:
+    kp, conf = person
+    track["last"] = kp
+    track["frames"][frame] = detection
+    track["score"] += float(conf.sum()) * _size(kp)

@@ -31,7 +31,9 @@ like COCO's), every 20th frame, against the projected 3D joints:
   (not measurable here: MPII has no nose). Factor 0.7.
 - head (top of head): COCO, BODY_25 and MediaPipe have none. Eyes and ears lie 8-12 cm below the
   crown in a direction that depends on the head's pitch, which 2D eyes and ears do not give: a
-  guess, so it stays missing.
+  guess, so it stays missing. BODY_25B and MPII detect a head top (BODY_25B learnt its HeadTop and
+  UpperNeck from MPII's labels); it is taken as the head, as in the "mpii" mapping (MPII's head
+  top lies about 20 px from the projected head on the Stacked-Hourglass detections, data README).
 
 End to end (S9/S11 ground-truth 2D, every 640th frame, S = 1, the shipped prior): the same frames
 given as COCO keypoints (nose = neck/nose) lift to 65.4 / 41.6 mm MPJPE / PA-MPJPE against 65.3 /
@@ -119,6 +121,13 @@ BODY25_JOINTS = (
     "LHeel", "RBigToe", "RSmallToe", "RHeel",
 )  # fmt: skip
 COCO18_JOINTS = BODY25_JOINTS[:8] + BODY25_JOINTS[9:19]  # OpenPose COCO: BODY_25 without MidHip and feet
+# OpenPose's experimental BODY_25B (openpose_train experimental_models): COCO-17 order, then MPII's
+# upper neck and head top, then the feet of BODY_25.
+BODY25B_JOINTS = (
+    "Nose", "LEye", "REye", "LEar", "REar", "LShoulder", "RShoulder", "LElbow", "RElbow", "LWrist",
+    "RWrist", "LHip", "RHip", "LKnee", "RKnee", "LAnkle", "RAnkle", "UpperNeck", "HeadTop", "LBigToe",
+    "LSmallToe", "LHeel", "RBigToe", "RSmallToe", "RHeel",
+)  # fmt: skip
 MEDIAPIPE_JOINTS = (
     "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
     "right_eye_outer", "left_ear", "right_ear", "mouth_left", "mouth_right", "left_shoulder",
@@ -150,6 +159,11 @@ _ALL_LAYOUTS = (
         "body25", BODY25_JOINTS, f"OpenPose BODY_25; pelvis = MidHip, {_DERIVED}",
         _OPENPOSE_STYLE | _OPENPOSE_NOSE | {"pelvis": "MidHip"}, True,
     ),
+    _layout(
+        "body25b", BODY25B_JOINTS, "OpenPose BODY_25B (first 17 in COCO order); head = HeadTop, "
+        "pelvis, thorax and spine derived from hips and shoulders",
+        _OPENPOSE_STYLE | _OPENPOSE_NOSE | {"head": "HeadTop"}, True,
+    ),
     _layout("coco18", COCO18_JOINTS, f"OpenPose COCO 18 keypoints; {_DERIVED}", _OPENPOSE_STYLE | _OPENPOSE_NOSE, True),
     _layout("mediapipe", MEDIAPIPE_JOINTS, f"MediaPipe Pose 33 landmarks; {_DERIVED}", _COCO_STYLE | _NOSE, True),
     # The Stacked-Hourglass detections' MPII joints as training.evaluate's default ("thorax")
@@ -170,8 +184,10 @@ _ALL_LAYOUTS = (
 )
 LAYOUTS: dict[str, Layout] = {layout.name: layout for layout in _ALL_LAYOUTS}
 
-# The layout a joint count means when the caller does not say (17 is also COCO: callers must say).
+# The layout a joint count means when the caller does not say (17 is also COCO: callers must say;
+# 25 is BODY_25 or BODY_25B: detect_layout tells them apart).
 _DEFAULT_FOR_COUNT = {17: "h36m", 18: "coco18", 25: "body25", 33: "mediapipe", 16: "mpii"}
+_ALSO_FOR_COUNT = {17: "coco", 25: "body25b"}
 
 
 def _known_counts() -> str:
@@ -198,6 +214,75 @@ def layout_for_joint_count(n: int) -> str:
     return _DEFAULT_FOR_COUNT[n]
 
 
+# BODY_25 vs BODY_25B, by what each layout says of its own joints. A frame's residual for a layout
+# is its largest offset below, over the diagonal of the box around the person's seen joints:
+# BODY_25's joint 1 (Neck) lies midway between its shoulders (2, 5) and joint 8 (MidHip) midway
+# between its hips (9, 12), by definition of its labels; BODY_25B's joints 1 and 2 (eyes) lie next
+# to the nose (0). Real BODY_25B gives residuals an order of magnitude apart (docs/formats.md).
+# The layout whose median residual is smaller by LAYOUT_25_MARGIN wins. Where no frame shows the
+# face (a back view), BODY_25's residual alone decides: below / above these bounds.
+LAYOUT_25_MARGIN = 2.0
+BODY25_MAX_RESIDUAL = 0.05
+BODY25B_MIN_RESIDUAL = 0.15
+
+
+def _residual(kp: np.ndarray, pairs: tuple[tuple[int, int, int], ...]) -> np.ndarray:
+    """Per frame, the largest |kp[a] - midpoint(kp[b], kp[c])| over ``pairs`` (b == c: kp[b]
+    itself) over the diagonal of the box around the seen joints; NaN where no pair is seen."""
+    off = np.stack([np.linalg.norm(kp[:, a] - 0.5 * (kp[:, b] + kp[:, c]), axis=-1) for a, b, c in pairs], axis=1)
+    worst = np.fmax.reduce(off, axis=1)  # NaN only where no pair is seen
+    seen = np.isfinite(kp[..., 0])
+    low = np.where(seen[..., None], kp, np.inf).min(axis=1)
+    high = np.where(seen[..., None], kp, -np.inf).max(axis=1)
+    with np.errstate(invalid="ignore"):
+        diagonal = np.linalg.norm(high - low, axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(np.isfinite(diagonal) & (diagonal > 0), worst / diagonal, np.nan)
+
+
+def detect_layout(keypoints: object, confidence: object | None = None) -> tuple[str, str]:
+    """The layout of ``(N,J,2)`` keypoints whose file does not name it, and a note saying how it
+    was decided ("" when the joint count alone decides). 25 joints are BODY_25 or BODY_25B, told
+    apart by geometry (see :data:`LAYOUT_25_MARGIN`); when the frames cannot tell, "body25" with a
+    note saying so. Raises LayoutError for a joint count no layout has."""
+    kp = np.array(keypoints, dtype=np.float64)
+    if kp.ndim != 3 or kp.shape[2] != 2:
+        raise LayoutError(f"keypoints must have shape (N, J, 2), got {kp.shape}")
+    layout = layout_for_joint_count(kp.shape[1])
+    if kp.shape[1] != 25:
+        return layout, ""
+    if confidence is not None:
+        kp[np.asarray(confidence, dtype=np.float64) <= 0] = np.nan
+    body25 = _residual(kp, ((1, 2, 5), (8, 9, 12)))
+    body25b = _residual(kp, ((1, 0, 0), (2, 0, 0)))
+    both = np.isfinite(body25) & np.isfinite(body25b)
+    as_b = "joint 1 is not midway between the shoulders nor joint 8 between the hips"
+    as_25 = "joint 1 lies midway between the shoulders and joint 8 between the hips"
+    if both.any():
+        # A floor (a fraction of a pixel on most people) keeps exact synthetic midpoints finite.
+        floor = 1e-3
+        ratio = float(np.exp(np.median(np.log((body25[both] + floor) / (body25b[both] + floor)))))
+        if ratio >= LAYOUT_25_MARGIN:
+            why = f"{as_b}, and joints 1 and 2 sit by the nose (eyes), in {int(both.sum())} frame(s)"
+            return "body25b", f"25 keypoints per person read as BODY_25B: {why}; pass --layout body25 if this is wrong"
+        if ratio <= 1.0 / LAYOUT_25_MARGIN:
+            why = f"{as_25}, in {int(both.sum())} frame(s)"
+            return "body25", f"25 keypoints per person read as BODY_25: {why}; pass --layout body25b if this is wrong"
+    elif np.isfinite(body25).any():
+        median = float(np.nanmedian(body25))
+        frames = int(np.isfinite(body25).sum())
+        if median >= BODY25B_MIN_RESIDUAL:
+            return "body25b", f"25 keypoints per person read as BODY_25B: {as_b}, in {frames} frame(s); pass --layout body25 if this is wrong"
+        if median <= BODY25_MAX_RESIDUAL:
+            return "body25", f"25 keypoints per person read as BODY_25: {as_25}, in {frames} frame(s); pass --layout body25b if this is wrong"
+    else:
+        return "body25", "25 keypoints per person read as BODY_25: too few joints seen to tell it from BODY_25B; pass --layout body25b if this is wrong"
+    return "body25", (
+        "25 keypoints per person read as BODY_25, but the joints' positions could not tell it from BODY_25B; "
+        "pass --layout body25b if this is wrong"
+    )
+
+
 def check_keypoints(keypoints: object, confidence: object | None, layout: Layout) -> tuple[np.ndarray, np.ndarray]:
     """``(keypoints (N,J,2), confidence (N,J))`` as float64 for ``layout``; missing joints (NaN
     keypoint or confidence 0) come back as NaN with confidence 0. Raises InputError / LayoutError."""
@@ -207,8 +292,8 @@ def check_keypoints(keypoints: object, confidence: object | None, layout: Layout
         hint = ""
         if kp.ndim == 3 and kp.shape[2] == 2 and kp.shape[1] in _DEFAULT_FOR_COUNT:
             hint = f"; {kp.shape[1]} joints is layout '{_DEFAULT_FOR_COUNT[kp.shape[1]]}'"
-            if kp.shape[1] == 17:
-                hint += " or 'coco'"
+            if kp.shape[1] in _ALSO_FOR_COUNT:
+                hint += f" or '{_ALSO_FOR_COUNT[kp.shape[1]]}'"
         raise LayoutError(f"keypoints must have shape (N, {J}, 2) for layout '{layout.name}', got {kp.shape}{hint}")
     n = kp.shape[0]
     if n == 0:
