@@ -48,6 +48,7 @@ demo: $(VENV45)/.installed
 	$(PY45) examples/render_overlay.py examples/walking_example.npz build/walking_example.blend build/walking_example.png
 	$(PY45) -m zedo_core lift examples/walking_example.npz build/walking_example_3d.npz --hypotheses 1
 	$(PY45) examples/show_result.py examples/walking_example.npz build/walking_example_3d.npz
+	$(PY45) examples/real_clip_demo.py --out build
 
 test: test-engine test-addon
 

@@ -6,10 +6,13 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 
-from zedo_core import JOINT_NAMES, mpjpe, pa_mpjpe
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository's zedo_core, installed or not
+
+from zedo_core import JOINT_NAMES, mpjpe, pa_mpjpe  # noqa: E402
 
 
 def main(argv: list[str]) -> int:

@@ -120,3 +120,27 @@ def test_adam_reference_start_finds_a_turn_about_the_optical_axis(tiny_prior):
     end = project_np(pose + T[:, None], K_SYNTH)
     hips = [0, 1, 4]
     assert (np.abs(end - keypoints)[:, hips].sum((1, 2)) < 0.1 * np.abs(start - keypoints)[:, hips].sum((1, 2))).all()
+
+
+def test_pinhole_cost_equals_the_general_reprojection_cost():
+    """The start search's coarse ranking (coordinate planes, pinhole K) scores exactly what
+    geometry.reprojection_error_px does, including missing joints and candidates behind the camera."""
+    from zedo_core.initialization import _pinhole_cost, _reprojection_cost
+
+    rng = np.random.default_rng(5)
+    R, C, J = 3, 40, 17
+    candidates = rng.normal(scale=0.4, size=(R, C, J, 3))
+    T = np.concatenate([rng.normal(scale=0.3, size=(R, C, 2)), rng.uniform(2.0, 6.0, size=(R, C, 1))], -1)
+    T[0, 3, 2] = -5.0  # behind the camera
+    K = np.tile(np.array([[1100.0, 0.0, 500.0], [0.0, 1050.0, 480.0], [0.0, 0.0, 1.0]]), (R, 1, 1))
+    keypoints = rng.uniform(0, 1000, size=(R, J, 2))
+    weights = rng.uniform(0.1, 1.0, size=(R, J))
+    weights[1, 4] = 0.0
+    keypoints[1, 4] = np.nan
+    planes = tuple(candidates[..., i] for i in range(3))
+    fast = _pinhole_cost(planes, T, keypoints, K, weights)
+    general = _reprojection_cost(candidates + T[..., None, :], keypoints, K, weights)
+    assert np.isinf(fast[0, 3]) and np.isinf(general[0, 3])
+    finite = np.isfinite(general)
+    np.testing.assert_allclose(fast[finite], general[finite], rtol=1e-10)
+    assert np.array_equal(np.isfinite(fast), finite)

@@ -83,6 +83,11 @@ def full_like_shape(like: Array, shape: tuple[int, ...], value: float, dtype: st
     return np.full(shape, value, dtype=np.dtype(dtype) if dtype else like.dtype)
 
 
+def contiguous(x: Array) -> Array:
+    """``x`` laid out contiguously in memory (a copy only when it is not)."""
+    return x.contiguous() if is_torch(x) else np.ascontiguousarray(x)
+
+
 def copy(x: Array) -> Array:
     """An independent copy of ``x``."""
     return x.clone() if is_torch(x) else x.copy()

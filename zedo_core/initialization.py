@@ -17,9 +17,13 @@ Both take numpy arrays or torch tensors (``zedo_core.arrays``).
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
-from .arrays import Array, as_dtype, dtype_name, eye_like, namespace, smallest_k, take_along_axis
+import numpy as np
+
+from .arrays import Array, as_dtype, contiguous, dtype_name, eye_like, namespace, smallest_k, take_along_axis
 from .geometry import refine_translation_px, reprojection_error_px, rotation_matrices
 from .skeleton import LEFT_HIP, PELVIS, RIGHT_HIP
 
@@ -29,6 +33,45 @@ def _reprojection_cost(absolute: Array, keypoints: Array, K: Array, weights: Arr
     xp = namespace(absolute)
     cost = reprojection_error_px(absolute, keypoints[:, None], K[:, None], weights[:, None])
     return xp.where(absolute[..., 0, 2] > 1e-3, cost, xp.full_like(cost, math.inf))
+
+
+# Threads of the numpy start search (at most: one per CPU).
+MAX_SEARCH_THREADS = 8
+
+
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _pinhole_cost(planes: tuple[Array, Array, Array], T: Array, keypoints: Array, K: Array, weights: Array) -> Array:
+    """:func:`_reprojection_cost` of candidates given as coordinate planes ``(R or 1, C, J)`` and
+    translations ``(R, C, 3)``, for pinhole ``K`` (no skew, last row (0, 0, 1), as ``lift``'s
+    inputs are normalised). The same numbers with a third of the arithmetic and no strided reads:
+    the start search scores millions of candidate joints per batch."""
+    xp = namespace(T)
+    x, y, z = planes
+    fx, fy = K[:, 0, 0, None, None], K[:, 1, 1, None, None]
+    seen = weights > 0
+    # Offsets of the principal point from the keypoints; missing joints (NaN) count 0.
+    du0 = (K[:, 0, 2, None] - xp.where(seen, keypoints[..., 0], xp.zeros_like(weights)))[:, None, :]
+    dv0 = (K[:, 1, 2, None] - xp.where(seen, keypoints[..., 1], xp.zeros_like(weights)))[:, None, :]
+    depth = z + T[..., 2:3]
+    inv_z = 1.0 / depth
+    du = (x + T[..., 0:1]) * inv_z * fx + du0
+    dv = (y + T[..., 1:2]) * inv_z * fy + dv0
+    dist = xp.sqrt(du * du + dv * dv)
+    w = weights[:, None, :]
+    cost = (dist * w).sum(-1) / xp.clip(w.sum(-1), 1e-12, None)
+    usable = (depth[..., 0] > 1e-3) & xp.isfinite(cost)
+    return xp.where(usable, cost, xp.full_like(cost, math.inf))
+
+
+def _is_pinhole(K: Array) -> bool:
+    """True when every ``K`` ``(R, 3, 3)`` has no skew and last row (0, 0, 1)."""
+    return bool(((K[:, 2, 0] == 0) & (K[:, 2, 1] == 0) & (K[:, 2, 2] == 1) & (K[:, 0, 1] == 0) & (K[:, 1, 0] == 0)).all())
 
 
 def _gather_rows(x: Array, index: Array) -> Array:
@@ -63,16 +106,19 @@ def grid_search_start(
     if templates.ndim == 3:
         templates = templates[:, None]
     shared = None
+    pinhole = _is_pinhole(K)
     if templates.shape[0] == 1:
         shared = xp.einsum("cab,mjb->mcja", rotations, templates[0])
         shared = shared.reshape(-1, *shared.shape[2:])  # (M*C,J,3)
         shared_flat_T = xp.swapaxes(shared.reshape(shared.shape[0], -1), 0, 1)  # (J*3, M*C)
+        # Contiguous coordinate planes (1, M*C, J) for the coarse ranking.
+        shared_planes = tuple(contiguous(shared[None, ..., i]) for i in range(3))
     per_row = templates.shape[1] * rotations.shape[0]
     rows_per_batch = max(1, max_candidates // per_row)
     total = rays.shape[0]
     eye = eye_like(rays, 3, "float64")
-    out_pose, out_translation = [], []
-    for start in range(0, total, rows_per_batch):
+
+    def search(start: int) -> tuple[Array, Array]:
         sl = slice(start, start + rows_per_batch)
         r, w = as_dtype(rays[sl], "float64"), as_dtype(weights[sl], "float64")
         perp = w[..., None, None] * (eye - r[..., :, None] * r[..., None, :])  # (R,J,3,3)
@@ -90,7 +136,11 @@ def grid_search_start(
             candidates = candidates.reshape(rows, -1, *candidates.shape[3:])  # (R,M*C,J,3)
             T = -xp.einsum("rjab,rcjb->rca", M, candidates)
         T = xp.where(T[..., 2:3] < 0, -T, T)
-        cost = _reprojection_cost(candidates + T[..., None, :], keypoints[sl], K[sl], weights[sl])
+        if pinhole:
+            planes = shared_planes if shared is not None else tuple(candidates[..., i] for i in range(3))
+            cost = _pinhole_cost(planes, T, keypoints[sl], K[sl], weights[sl])
+        else:
+            cost = _reprojection_cost(candidates + T[..., None, :], keypoints[sl], K[sl], weights[sl])
         top = smallest_k(cost, min(refine_top, cost.shape[1]), axis=1)  # (R,k)
         candidates = _gather_rows(candidates, top)
         T = _gather_rows(T, top)
@@ -98,10 +148,22 @@ def grid_search_start(
             T = refine_translation_px(candidates, T, keypoints[sl, None], K[sl, None], weights[sl, None], pixel_refinement)
         cost = _reprojection_cost(candidates + T[..., None, :], keypoints[sl], K[sl], weights[sl])
         best = xp.argmin(cost, axis=1)[:, None]
-        out_pose.append(_gather_rows(candidates, best)[:, 0])
-        out_translation.append(_gather_rows(T, best)[:, 0])
-        if on_batch is not None:
-            on_batch(min(start + rows_per_batch, total), total)
+        return _gather_rows(candidates, best)[:, 0], _gather_rows(T, best)[:, 0]
+
+    starts = range(0, total, rows_per_batch)
+    out_pose, out_translation = [], []
+    # numpy's element-wise maths runs on one core and releases the GIL: batches in parallel
+    # threads use the others (torch parallelises inside each operation itself).
+    workers = 1 if xp is not np else max(1, min(len(starts), _usable_cpus(), MAX_SEARCH_THREADS))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        try:
+            for start, (pose, translation) in zip(starts, pool.map(search, starts)):
+                out_pose.append(pose)
+                out_translation.append(translation)
+                if on_batch is not None:
+                    on_batch(min(start + rows_per_batch, total), total)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
     return xp.concatenate(out_pose), xp.concatenate(out_translation)
 
 
