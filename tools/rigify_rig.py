@@ -10,6 +10,7 @@ generated rig (object "rig"), as after the usual workflow; the retargeting tests
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -51,4 +52,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    # Blender 4.5's bpy module can hang in its own shutdown after Rigify generated a rig.
+    os._exit(code)
