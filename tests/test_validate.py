@@ -34,7 +34,8 @@ def test_conventions_move_only_their_joints_within_their_ranges(convention):
         np.testing.assert_allclose(redrawn.keypoints, project(redrawn.gt3d, clip.K))  # 2D re-drawn alike
         for joints, anchors, ranges in entries:
             before = clip.gt3d[:, joints] - clip.gt3d[:, anchors]
-            factor = np.linalg.norm(redrawn.gt3d[:, joints] - clip.gt3d[:, anchors], axis=-1) / np.linalg.norm(before, axis=-1)
+            after = redrawn.gt3d[:, joints] - clip.gt3d[:, anchors]
+            factor = np.linalg.norm(after, axis=-1) / np.linalg.norm(before, axis=-1)
             assert np.ptp(factor) < 1e-9  # one factor per clip, shared by mirror joints and frames
             assert any(low - 1e-9 <= factor[0, 0] <= high + 1e-9 for low, high in ranges)
     assert validate.convention_clips([clip], convention, 0)[0].gt3d.tolist() == out[0].gt3d.tolist()  # seeded
@@ -53,7 +54,8 @@ def test_detector_noise_rates():
     assert abs(np.std(kp[~missing & ~far]) - noise.sigma_px) < 0.3
     # Swaps: a left/right pair of knee+ankle or elbow+wrist exchanged on about swap_rate of frames.
     ramp = np.broadcast_to(np.arange(17.0)[None, :, None] * 1000, (4000, 17, 2))
-    swapped, _ = validate.corrupt(ramp, np.ones((4000, 17)), validate.DetectorNoise(0.0, 0.0, (0.0, 0.0), 0.02, 0.0), rng)
+    swaps_only = validate.DetectorNoise(0.0, 0.0, (0.0, 0.0), 0.02, 0.0)
+    swapped, _ = validate.corrupt(ramp, np.ones((4000, 17)), swaps_only, rng)
     changed = (np.abs(swapped - ramp) > 1).any(axis=(1, 2))
     assert 0.01 < changed.mean() < 0.03
     assert ((swapped[changed][:, 5, 0] == 2000) | (swapped[changed][:, 12, 0] == 15000)).all()
@@ -123,7 +125,7 @@ def test_smoke_run_every_set_skips_absent_data(tiny_prior_file, tmp_path, capsys
 
 def test_bad_set_override_is_one_line_error(tiny_prior_file):
     with pytest.raises(SystemExit, match="iterations"):
-        validate.main(["--prior", str(tiny_prior_file), "--set", "iterations=-1", "--sets", "cmu", "--cmu", "/nonexistent"])
+        validate.main(["--prior", str(tiny_prior_file), "--set", "iterations=-1", "--sets", "cmu", "--cmu", "/none"])
     with pytest.raises(SystemExit, match="no field"):
         validate.main(["--prior", str(tiny_prior_file), "--set", "iteration=1"])
 
@@ -165,7 +167,8 @@ def test_s8_sets_share_their_frames_drawn_uniformly(h36m_dir):
     assert skipped == {} and [s.name for s in sets] == args.sets
     base, noisy, mixed = (s.clips for s in sets)
     assert len(base) == 40 and all(len(c.frames) == 1 for c in base)
-    assert [(c.key, int(c.frames[0])) for c in base] == [(c.key, int(c.frames[0])) for c in noisy] == [(c.key, int(c.frames[0])) for c in mixed]
+    drawn = [[(c.key, int(c.frames[0])) for c in clips] for clips in (base, noisy, mixed)]
+    assert drawn[0] == drawn[1] == drawn[2]
     assert len({c.key.split("/")[1] for c in base}) > 10 and len({c.key.split("/")[2] for c in base}) == 4
     assert np.ptp([int(c.frames[0]) for c in base]) > 1000 and any(int(c.frames[0]) % 640 for c in base)
     assert not np.allclose(base[0].keypoints, noisy[0].keypoints) and np.array_equal(base[0].gt3d, noisy[0].gt3d)

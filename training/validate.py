@@ -42,7 +42,6 @@ import argparse
 import json
 import math
 import sys
-import time
 import warnings
 import zlib
 from collections.abc import Callable
@@ -144,7 +143,9 @@ def _draw_starts(lengths: list[int], count: int, rng: np.random.Generator) -> li
 # ---------------------------------------------------------------------------------------- sets
 
 
-def h36m_clips(data_dir: str | None, subject: str, frames: int, clip_len: int, frame_step: int, seed: int) -> list[Clip]:
+def h36m_clips(
+    data_dir: str | None, subject: str, frames: int, clip_len: int, frame_step: int, seed: int
+) -> list[Clip]:
     """``ceil(frames / clip_len)`` clips of ``clip_len`` frames (every ``frame_step``-th) of
     ``subject``, starts drawn uniformly over every sequence and camera; ground-truth 2D."""
     poses = load_poses(data_dir, (subject,))
@@ -180,7 +181,11 @@ def redraw(poses: np.ndarray, entries: tuple, rng: np.random.Generator) -> np.nd
 def describe(convention: str) -> list[dict]:
     """``CONVENTIONS[convention]`` with joint names, for the report."""
     return [
-        {"joints": [JOINT_NAMES[j] for j in joints], "anchors": [JOINT_NAMES[a] for a in anchors], "factor_ranges": [list(r) for r in ranges]}
+        {
+            "joints": [JOINT_NAMES[j] for j in joints],
+            "anchors": [JOINT_NAMES[a] for a in anchors],
+            "factor_ranges": [list(r) for r in ranges],
+        }
         for joints, anchors, ranges in CONVENTIONS[convention]
     ]
 
@@ -195,7 +200,9 @@ def convention_clips(clips: list[Clip], convention: str, seed: int) -> list[Clip
     return out
 
 
-def corrupt(keypoints: np.ndarray, confidence: np.ndarray, noise: DetectorNoise, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def corrupt(
+    keypoints: np.ndarray, confidence: np.ndarray, noise: DetectorNoise, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Keypoints ``(T, 17, 2)`` and confidences with :class:`DetectorNoise` applied (missing
     joints: NaN, confidence 0)."""
     T = len(keypoints)
@@ -216,7 +223,11 @@ def corrupt(keypoints: np.ndarray, confidence: np.ndarray, noise: DetectorNoise,
 
 def noise_clips(clips: list[Clip], noise: DetectorNoise, seed: int) -> list[Clip]:
     rng = _rng(seed, "noise")
-    return [replace(clip, **dict(zip(("keypoints", "confidence"), corrupt(clip.keypoints, clip.confidence, noise, rng)))) for clip in clips]
+    out = []
+    for clip in clips:
+        keypoints, confidence = corrupt(clip.keypoints, clip.confidence, noise, rng)
+        out.append(replace(clip, keypoints=keypoints, confidence=confidence))
+    return out
 
 
 def cmu_clips(data_dir: str | None, frames: int, clip_len: int, seed: int) -> list[Clip]:
@@ -238,8 +249,8 @@ def cmu_clips(data_dir: str | None, frames: int, clip_len: int, seed: int) -> li
         R = cmu.look_at(eye, centre)
         gt3d = (world - eye) @ R.T
         idx = start + np.arange(clip_len)
-        clips.append(Clip(f"cmu/{names[item]}", f"height {height:g} m, distance {distance:g} m", idx, gt3d, project(gt3d, K),
-                          np.ones((clip_len, 17)), K.copy()))  # fmt: skip
+        group = f"height {height:g} m, distance {distance:g} m"
+        clips.append(Clip(f"cmu/{names[item]}", group, idx, gt3d, project(gt3d, K), np.ones((clip_len, 17)), K.copy()))
     return clips
 
 
@@ -251,7 +262,9 @@ def pose2sim_clips(data_dir: str | None) -> tuple[list[Clip], dict]:
     for name, camera in cameras.items():
         keypoints, confidence = pose2sim.load_detections(data_dir, name)
         if len(keypoints) != len(reference):
-            raise pose2sim.Pose2SimError(f"{name}: {len(keypoints)} detection frames but {len(reference)} triangulated frames")
+            raise pose2sim.Pose2SimError(
+                f"{name}: {len(keypoints)} detection frames but {len(reference)} triangulated frames"
+            )
         kp17, conf17 = to_h36m(keypoints, confidence, layout="coco")
         gt3d = pose2sim.to_camera(reference, camera)
         with warnings.catch_warnings():
@@ -280,12 +293,14 @@ def build_sets(args: argparse.Namespace) -> tuple[list[ValidationSet], dict[str,
                     sets.append(ValidationSet(name, f"{where}, ground-truth 2D", base, fps))
                 elif name == "s8_noise":
                     noise = DetectorNoise()
-                    sets.append(ValidationSet(name, f"{where}, detector-like 2D noise", noise_clips(base, noise, args.seed), fps,
-                                              {"noise": noise.__dict__}))  # fmt: skip
+                    clips = noise_clips(base, noise, args.seed)
+                    info = {"noise": noise.__dict__}
+                    sets.append(ValidationSet(name, f"{where}, detector-like 2D noise", clips, fps, info))
                 else:
                     convention = name.removeprefix("s8_")
                     clips = convention_clips(base, convention, args.seed)
-                    sets.append(ValidationSet(name, f"{where}, {convention} re-drawn", clips, fps, {"convention": describe(convention)}))
+                    info = {"convention": describe(convention)}
+                    sets.append(ValidationSet(name, f"{where}, {convention} re-drawn", clips, fps, info))
     if "cmu" in wanted:
         clip_len = max(1, round(args.clip_seconds * cmu.FPS)) if args.video else 1
         try:
@@ -293,7 +308,8 @@ def build_sets(args: argparse.Namespace) -> tuple[list[ValidationSet], dict[str,
         except (FileNotFoundError, OSError, ValueError, KeyError) as exc:
             skipped["cmu"] = f"CMU: {exc}"
         else:
-            info = {"heights_m": CMU_HEIGHTS_M, "distances_m": CMU_DISTANCES_M, "image": CMU_IMAGE, "hfov_deg": CMU_HFOV_DEG}
+            info = {"heights_m": CMU_HEIGHTS_M, "distances_m": CMU_DISTANCES_M}
+            info.update(image=CMU_IMAGE, hfov_deg=CMU_HFOV_DEG)
             sets.append(ValidationSet("cmu", "CMU mocap, virtual cameras, ground-truth 2D", clips, cmu.FPS, info))
     if "pose2sim" in wanted:
         try:
@@ -301,7 +317,8 @@ def build_sets(args: argparse.Namespace) -> tuple[list[ValidationSet], dict[str,
         except (FileNotFoundError, OSError, ValueError, KeyError) as exc:
             skipped["pose2sim"] = f"Pose2Sim: {exc}"
         else:
-            sets.append(ValidationSet("pose2sim", "Pose2Sim, OpenPose detections vs 4-view triangulation", clips, pose2sim.FPS, info))
+            description = "Pose2Sim, OpenPose detections vs 4-view triangulation"
+            sets.append(ValidationSet("pose2sim", description, clips, pose2sim.FPS, info))
     order = {n: i for i, n in enumerate(wanted)}
     sets.sort(key=lambda s: order[s.name])
     return sets, skipped
@@ -362,7 +379,8 @@ def run(args: argparse.Namespace, progress: Callable[[str], None] = print) -> di
     report: dict = {
         "command": "python -m training.validate " + " ".join(args.argv),
         "config": {**config.__dict__, "frames": args.frames, "seed": args.seed, "video": args.video,
-                   "clip_seconds": args.clip_seconds if args.video else None, "subject": args.subject, "device": str(prior.device)},
+                   "clip_seconds": args.clip_seconds if args.video else None, "subject": args.subject,
+                   "device": str(prior.device)},
         "prior": prior.metadata,
         "sets": {},
         "skipped": skipped,
@@ -398,7 +416,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prior", default=None, help="prior file (default: the shipped one)")
     parser.add_argument("--frames", type=int, default=300, help="frames per set (default 300; pose2sim always has 400)")
     parser.add_argument("--seed", type=int, default=0, help="draws frames, clips, cameras, conventions and noise")
-    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="override a LiftConfig field (repeatable)")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="FIELD=VALUE", help="override a LiftConfig field (repeatable)"
+    )
     parser.add_argument("--video", action="store_true", help="clips, lifted frame by frame and in video mode")
     parser.add_argument("--clip-seconds", type=float, default=2.0, help="clip length with --video (default 2 s)")
     parser.add_argument("--sets", nargs="+", choices=SET_NAMES, default=list(SET_NAMES), metavar="SET",
