@@ -346,6 +346,10 @@ def score(clips: list[Clip], poses: list[np.ndarray]) -> dict:
         keep = mask[valid]
         row.update({m: round(float(v[keep].mean()), 2) if keep.any() else None for m, v in per_frame.items()})
         row["mpjpe_median"] = round(float(np.median(per_frame["mpjpe"][keep])), 2) if keep.any() else None
+        # Standard error of the mean MPJPE over frames (frames of one clip are not independent:
+        # in clip runs this understates it).
+        values = per_frame["mpjpe"][keep]
+        row["mpjpe_se"] = round(float(values.std(ddof=1) / np.sqrt(len(values))), 2) if len(values) > 1 else None
         return row
 
     report = summary(np.ones(len(gt), bool))
