@@ -11,6 +11,7 @@ import pytest
 from training import cmu, pose2sim, validate
 from training.evaluate import Clip
 from training.h36m import project
+from zedo_core.skeleton import JOINT_NAMES
 
 from conftest import K_SYNTH, REPO_ROOT, synthetic_camera_data
 
@@ -109,6 +110,12 @@ def test_score_counts_groups_and_unlifted_frames():
     assert report["frames"] == 8 and report["invalid"] == 1 and report["mpjpe"] == 0.0 and report["pck150"] == 100.0
     assert report["groups"]["other"]["frames"] == 5 and report["groups"]["other"]["invalid"] == 1
     assert report["groups"]["group"]["invalid"] == 0
+    assert set(report["per_joint"]) == set(JOINT_NAMES) and report["per_joint"]["head"]["mpjpe"] == 0.0
+    moved = b.gt3d.copy()
+    moved[:, 13] += np.array([0.1, 0.0, 0.0])  # the left wrist 100 mm off
+    report = validate.score([b], [moved])
+    assert report["per_joint"]["left_wrist"]["mpjpe"] == pytest.approx(100.0)
+    assert report["per_joint"]["right_wrist"]["mpjpe"] == 0.0 and report["mpjpe"] == pytest.approx(100.0 / 17, abs=0.01)
 
 
 def test_smoke_run_every_set_skips_absent_data(tiny_prior_file, tmp_path, capsys):

@@ -56,7 +56,7 @@ from training.evaluate import H36M_FPS, Clip, action_name, apply_overrides, lift
 from training.h36m import TRAIN_SUBJECTS, load_cameras, load_poses, project
 from zedo_core.layouts import to_h36m
 from zedo_core.lifting import LiftConfig
-from zedo_core.metrics import acceleration_error, mpjpe, pa_mpjpe, pck
+from zedo_core.metrics import acceleration_error, mpjpe, pa_mpjpe, pck, procrustes_align
 from zedo_core.prior import PriorLoadError, load_prior
 from zedo_core.skeleton import JOINT_NAMES
 from zedo_core.temporal import video_sigma
@@ -328,8 +328,8 @@ def build_sets(args: argparse.Namespace) -> tuple[list[ValidationSet], dict[str,
 
 
 def score(clips: list[Clip], poses: list[np.ndarray]) -> dict:
-    """MPJPE, PA-MPJPE (mm), % of joints within 150 mm, per group and overall; frames the loop
-    could not lift (fewer than 4 joints) are counted as ``invalid`` and left out."""
+    """MPJPE, PA-MPJPE (mm), % of joints within 150 mm, per group and overall (and per joint);
+    frames the loop could not lift (fewer than 4 joints) are counted as ``invalid`` and left out."""
     gt = np.concatenate([c.gt3d for c in clips])
     pred = np.concatenate(poses)
     groups = np.concatenate([[c.action] * len(c.gt3d) for c in clips])
@@ -340,6 +340,13 @@ def score(clips: list[Clip], poses: list[np.ndarray]) -> dict:
         "pck150": pck(pred[valid], gt[valid]) * 100,
     }
     accel = [acceleration_error(p, c.gt3d) * 1000 for c, p in zip(clips, poses) if len(c.gt3d) >= 3]
+    pelvis_aligned = (pred[valid] - pred[valid, :1]) - (gt[valid] - gt[valid, :1])
+    aligned = procrustes_align(pred[valid], gt[valid]) - gt[valid]
+    per_joint = {
+        name: {"mpjpe": round(float(np.linalg.norm(pelvis_aligned[:, j], axis=-1).mean() * 1000), 1),
+               "pa_mpjpe": round(float(np.linalg.norm(aligned[:, j], axis=-1).mean() * 1000), 1)}
+        for j, name in enumerate(JOINT_NAMES)
+    } if valid.any() else {}  # fmt: skip
 
     def summary(mask: np.ndarray) -> dict:
         row = {"frames": int(mask.sum()), "invalid": int((~valid[mask]).sum())}
@@ -353,6 +360,7 @@ def score(clips: list[Clip], poses: list[np.ndarray]) -> dict:
         return row
 
     report = summary(np.ones(len(gt), bool))
+    report["per_joint"] = per_joint
     if accel:
         report["accel_mm_per_frame2"] = round(float(np.nanmean(np.concatenate(accel))), 3)
     report["groups"] = {g: summary(groups == g) for g in sorted(set(groups.tolist()))}
