@@ -109,3 +109,58 @@ def test_part_swap_grafts_one_donor_limb_at_the_samebody_heading():
         # The limb is the donor's, relative to its attachment, turned to the base pose's heading.
         torch.testing.assert_close(out[row, list(joints)] - out[row, root], (aligned[list(joints)] - aligned[root]))
     assert torch.equal(random_part_swap(base, donors, torch.Generator().manual_seed(0), 0.0), base)
+
+
+def test_joint_offsets_move_only_the_listed_joints_along_their_anchor_lines():
+    from training.augment import JOINT_OFFSETS, random_joint_offsets
+
+    poses = torch.randn(500, 17, 3, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    out = random_joint_offsets(poses, torch.Generator().manual_seed(0), 0.5)
+    moved = (out - poses).norm(dim=-1) > 1e-12
+    listed = {j for joints, _, _ in JOINT_OFFSETS for j in joints}
+    assert not moved[:, [j for j in range(17) if j not in listed]].any()  # pelvis, knees, elbows stay
+    for joints, anchors, (low, high) in JOINT_OFFSETS:
+        anchors = anchors if isinstance(anchors, tuple) else (anchors,) * len(joints)
+        factors = []
+        for joint, anchor in zip(joints, anchors):
+            before, after = poses[:, joint] - poses[:, anchor], out[:, joint] - poses[:, anchor]
+            factor = (after * before).sum(-1) / (before * before).sum(-1)
+            torch.testing.assert_close(after, factor[:, None] * before)  # on the anchor line
+            factors.append(factor)
+        factors = torch.stack(factors, 1)
+        torch.testing.assert_close(factors, factors[:, :1].expand_as(factors))  # mirror joints alike
+        changed = (factors[:, 0] - 1).abs() > 1e-12
+        assert 180 < changed.sum() < 320  # about half the samples
+        assert factors.min() >= low - 1e-9 and factors.max() <= high + 1e-9
+        margin = 0.1 * (high - low)
+        assert factors[changed, 0].min() < low + margin and factors[changed, 0].max() > high - margin
+    torch.testing.assert_close(out, random_joint_offsets(poses, torch.Generator().manual_seed(0), 0.5))
+    assert torch.equal(random_joint_offsets(poses, torch.Generator(), 0.0), poses)
+
+
+def test_joint_offsets_commute_with_mirroring():
+    """Mirroring a pose and re-drawing its joints gives the mirror image of the re-drawn pose:
+    the augmentation has no left/right preference, as the flip augmentation requires."""
+    from training.augment import random_joint_offsets
+
+    poses = torch.randn(64, 17, 3, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+
+    def mirror(p):
+        return p[:, list(FLIP_PERMUTATION)] * torch.tensor([-1.0, 1.0, 1.0], dtype=torch.float64)
+
+    out = random_joint_offsets(mirror(poses), torch.Generator().manual_seed(1), 0.7)
+    torch.testing.assert_close(out, mirror(random_joint_offsets(poses, torch.Generator().manual_seed(1), 0.7)))
+
+
+def test_joint_jitter_and_batch_with_joint_offsets():
+    from training.augment import random_joint_offsets
+
+    poses = torch.zeros(4000, 17, 3, dtype=torch.float64)
+    jittered = random_joint_offsets(poses, torch.Generator().manual_seed(0), 0.0, jitter=0.02)
+    assert abs(float(jittered.std()) - 0.02) < 0.001
+    world = (WORLD_T_POSE - WORLD_T_POSE[:1]).expand(8, 17, 3)
+    plain = augmented_batch(world, 256, torch.Generator().manual_seed(2))
+    offset = augmented_batch(world, 256, torch.Generator().manual_seed(2), joint_offset=0.5, joint_jitter=0.01)
+    assert offset.shape == (256, 51)
+    assert offset.reshape(256, 17, 3)[:, 0].abs().max() < 1e-12  # still pelvis-relative
+    assert (offset - plain).abs().max() > 0.01

@@ -49,6 +49,57 @@ def random_bone_scaling(poses: torch.Tensor, generator: torch.Generator, spread:
     return scaled
 
 
+# Where other datasets, rigs and detectors put joints that Human3.6M puts elsewhere: each entry
+# moves the joints alone (nothing else moves) along the line from an anchor joint, to a factor
+# of their distance from it drawn in [low, high]. Mirror joints share one factor. The ranges span
+# the conventions the issue tracker measured against Human3.6M (median bone lengths; issue 11) and
+# the CMU pack's (../shared/data/cmu/README.md), with a little room on the Human3.6M side:
+JOINT_OFFSETS = (
+    # hip width 97-277 mm in three held-out sets against 248; CMU pelvis-hip 85 against 133 (0.64)
+    ((1, 4), 0, (0.4, 1.15)),
+    # shins 372-410 mm against 469 (0.79-0.87); CMU 429 against 450 (0.95)
+    ((3, 6), (2, 5), (0.8, 1.05)),
+    # shoulder width 201-363 mm against 332 (0.61-1.09); CMU thorax-shoulder 199 against 151 (1.32)
+    ((11, 14), 8, (0.6, 1.35)),
+    # CMU thorax-neck 144 against 121 (1.19)
+    ((9,), 8, (0.85, 1.25)),
+    # CMU head top 289 mm above the thorax against about 236 (1.22)
+    ((10,), 8, (0.85, 1.25)),
+    # detectors' and rigs' spine joints lie anywhere on the back
+    ((7,), 0, (0.8, 1.2)),
+    # a thorax at the mid-shoulders (OpenPose "Neck") lies 59 mm lower (layouts.py)
+    ((8,), 0, (0.88, 1.05)),
+    # CMU forearm (radius) 186 against 252 (0.74)
+    ((13, 16), (12, 15), (0.75, 1.05)),
+)
+
+
+def random_joint_offsets(
+    poses: torch.Tensor, generator: torch.Generator, probability: float, jitter: float = 0.0
+) -> torch.Tensor:
+    """Re-draw ``(B, 17, 3)`` poses (any frame, metres) in other skeleton conventions: each entry of
+    :data:`JOINT_OFFSETS` applies to a sample with ``probability``, moving its joints alone along the
+    line from their anchor (``anchor + f (joint - anchor)``, ``f`` uniform in the entry's range, one
+    ``f`` for a joint and its mirror image); then every joint moves by an isotropic Gaussian of
+    ``jitter`` metres (marker placement). Unlike :func:`random_bone_scaling` the children stay:
+    the same body, its joints marked elsewhere. All moves read the original pose."""
+    if probability <= 0 and jitter <= 0:
+        return poses
+    n = poses.shape[0]
+    out = poses.clone()
+    if probability > 0:
+        for joints, anchors, (low, high) in JOINT_OFFSETS:
+            anchors = anchors if isinstance(anchors, tuple) else (anchors,) * len(joints)
+            apply = torch.rand(n, generator=generator) < probability
+            factor = low + (high - low) * torch.rand(n, generator=generator)
+            factor = torch.where(apply, factor, torch.ones_like(factor)).to(poses.dtype)[:, None]
+            for joint, anchor in zip(joints, anchors):
+                out[:, joint] = poses[:, anchor] + factor * (poses[:, joint] - poses[:, anchor])
+    if jitter > 0:
+        out = out + jitter * torch.randn(out.shape, generator=generator).to(poses.dtype)
+    return out
+
+
 # Limbs that random_part_swap exchanges: (attachment joint, joints that move with the limb).
 SWAP_PARTS = (
     (11, (12, 13)),  # left arm, from the left shoulder
@@ -93,9 +144,12 @@ def augmented_batch(
     generator: torch.Generator,
     bone_scale: float = 0.0,
     part_swap: float = 0.0,
+    joint_offset: float = 0.0,
+    joint_jitter: float = 0.0,
 ) -> torch.Tensor:
     """A batch ``(B, 51)`` of pelvis-relative camera-frame poses in metres from world poses
-    ``(M, 17, 3)`` (pelvis-relative, metres)."""
+    ``(M, 17, 3)`` (pelvis-relative, metres). ``joint_offset`` and ``joint_jitter``: see
+    :func:`random_joint_offsets` (the pelvis is re-centred afterwards)."""
     idx = torch.randint(0, world_rel_m.shape[0], (batch_size,), generator=generator)
     poses = world_rel_m[idx]
     if part_swap > 0:
@@ -103,6 +157,9 @@ def augmented_batch(
         poses = random_part_swap(poses, donors, generator, part_swap)
     rot = random_view_rotations(batch_size, generator).to(world_rel_m.dtype)
     poses = random_bone_scaling(poses, generator, bone_scale)
+    if joint_offset > 0 or joint_jitter > 0:
+        poses = random_joint_offsets(poses, generator, joint_offset, joint_jitter)
+        poses = poses - poses[:, PELVIS : PELVIS + 1]
     poses = torch.einsum("bij,bkj->bki", rot, poses)
     return random_flip(poses, generator).reshape(batch_size, -1)
 

@@ -41,6 +41,11 @@ class TrainConfig:
     # Probability that a sample gets one limb (an arm, the head or both legs) of another training
     # pose (training.augment.random_part_swap): pose combinations beyond the 5 subjects'.
     part_swap: float = 0.0
+    # Probability that each entry of training.augment.JOINT_OFFSETS re-draws a sample's joints
+    # (hips, ankles, shoulders, neck, head, spine, thorax, wrists) alone, as other datasets and
+    # detectors mark them; and an isotropic Gaussian (metres) on every joint after that.
+    joint_offset: float = 0.0
+    joint_jitter: float = 0.0
     seed: int = 0
     checkpoint_every: int = 1_000
 
@@ -112,7 +117,9 @@ def train(
     net.train()
     started, running = time.time(), 0.0
     while step < cfg.steps:
-        x0 = augmented_batch(world_rel, cfg.batch_size, generator, cfg.bone_scale, cfg.part_swap)
+        x0 = augmented_batch(
+            world_rel, cfg.batch_size, generator, cfg.bone_scale, cfg.part_swap, cfg.joint_offset, cfg.joint_jitter
+        )
         t = sample_times(cfg.batch_size, cfg, generator)
         noise = torch.randn(x0.shape, generator=generator)
         xt = sde.perturb(x0, t, noise)
