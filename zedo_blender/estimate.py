@@ -200,6 +200,8 @@ def gather_request(context: bpy.types.Context, settings, engine_settings: Estima
     keypoints, confidence = read_keypoints(
         clip, tracking_object.tracks, settings.track_names(), settings.frame_start, settings.frame_end
     )
+    if camera.calibrated:
+        keypoints = undistorted(clip, keypoints, K)
     visible = (confidence > 0).sum(axis=1)
     if (visible < MIN_JOINTS).all():
         raise NotReady(
@@ -218,6 +220,17 @@ def gather_request(context: bpy.types.Context, settings, engine_settings: Estima
         settings=engine_settings,
         fps=_frame_rate(context.scene, clip),
     )
+
+
+def undistorted(clip: bpy.types.MovieClip, keypoints: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """The tracks' pixels with the clip camera's lens distortion removed (Blender's Polynomial
+    model: OpenCV's radial k1, k2, k3, which a calibration file's import sets), so that the engine
+    sees an ideal pinhole camera. Other models are left alone: they are not set by the import."""
+    camera = clip.tracking.camera
+    if camera.distortion_model != "POLYNOMIAL" or not any((camera.k1, camera.k2, camera.k3)):
+        return keypoints
+    coefficients = [camera.k1, camera.k2, 0.0, 0.0, camera.k3]
+    return engine_module("distortion").undistort_points(keypoints, K, coefficients)
 
 
 def _frame_rate(scene: bpy.types.Scene, clip: bpy.types.MovieClip) -> float:

@@ -100,3 +100,22 @@ def test_a_bad_calibration_reports_and_changes_nothing(empty_scene, tmp_path, op
     for word in words:
         assert word in str(info.value)
     assert (len(clip.tracking.objects), clip.tracking.camera.focal_length, clip.tracking.camera.k1) == before
+
+
+def test_estimate_removes_the_clip_cameras_lens_distortion(empty_scene, tmp_path):
+    """Tracks observed through a lens (the clip camera's Polynomial k1, k2, k3, as a calibration
+    file's import sets them) reach the engine as ideal pinhole pixels."""
+    from addon.helpers import make_clip
+    from zedo_blender.estimate import undistorted
+    from zedo_core.distortion import distort_points
+
+    clip = make_clip(tmp_path, (1000, 800))
+    K = np.array([[900.0, 0.0, 500.0], [0.0, 900.0, 400.0], [0.0, 0.0, 1.0]])
+    ideal = np.random.default_rng(0).uniform([100, 80], [900, 720], size=(3, 17, 2))
+    assert np.array_equal(undistorted(clip, ideal, K), ideal)  # Blender's default camera: no distortion
+    camera = clip.tracking.camera
+    camera.distortion_model = "POLYNOMIAL"
+    camera.k1, camera.k2, camera.k3 = -0.12, 0.03, 0.0
+    observed = distort_points(ideal, K, [camera.k1, camera.k2, 0.0, 0.0, camera.k3])
+    assert np.abs(observed - ideal).max() > 5.0
+    np.testing.assert_allclose(undistorted(clip, observed, K), ideal, atol=1e-3)
