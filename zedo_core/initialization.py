@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from itertools import islice
 from typing import Callable
 
 import numpy as np
@@ -150,20 +152,25 @@ def grid_search_start(
         best = xp.argmin(cost, axis=1)[:, None]
         return _gather_rows(candidates, best)[:, 0], _gather_rows(T, best)[:, 0]
 
-    starts = range(0, total, rows_per_batch)
+    starts = iter(range(0, total, rows_per_batch))
     out_pose, out_translation = [], []
     # numpy's element-wise maths runs on one core and releases the GIL: batches in parallel
-    # threads use the others (torch parallelises inside each operation itself).
-    workers = 1 if xp is not np else max(1, min(len(starts), _usable_cpus(), MAX_SEARCH_THREADS))
+    # threads use the others (torch parallelises inside each operation itself). At most one batch
+    # per thread is in flight, so a cancel (on_batch raising) waits for those only.
+    batches = -(-total // rows_per_batch)
+    workers = 1 if xp is not np else max(1, min(batches, _usable_cpus(), MAX_SEARCH_THREADS))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        try:
-            for start, (pose, translation) in zip(starts, pool.map(search, starts)):
-                out_pose.append(pose)
-                out_translation.append(translation)
-                if on_batch is not None:
-                    on_batch(min(start + rows_per_batch, total), total)
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+        in_flight = deque((start, pool.submit(search, start)) for start in islice(starts, workers))
+        while in_flight:
+            start, future = in_flight.popleft()
+            pose, translation = future.result()
+            out_pose.append(pose)
+            out_translation.append(translation)
+            if on_batch is not None:
+                on_batch(min(start + rows_per_batch, total), total)
+            following = next(starts, None)
+            if following is not None:
+                in_flight.append((following, pool.submit(search, following)))
     return xp.concatenate(out_pose), xp.concatenate(out_translation)
 
 
