@@ -13,7 +13,7 @@ from training.evaluate import Clip
 from training.h36m import project
 from zedo_core.skeleton import JOINT_NAMES
 
-from conftest import K_SYNTH, REPO_ROOT, synthetic_camera_data
+from conftest import REPO_ROOT, synthetic_camera_data
 
 SHARED = REPO_ROOT.parent / "shared" / "data"
 

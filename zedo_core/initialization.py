@@ -195,7 +195,6 @@ def adam_reference_start(
     where the last step lands and the numpy and torch backends end centimetres apart (the
     gradient itself matches torch's autograd; tests/test_backends.py)."""
     xp = namespace(templates)
-    rows = templates.shape[0]
     angle = xp.zeros_like(templates[:, 0, 0])
     scale = xp.ones_like(angle)
     base = initial_depth * rays[:, PELVIS]  # (R,3)

@@ -8,7 +8,6 @@ import time
 from types import SimpleNamespace
 
 import numpy as np
-import pytest
 
 from addon.helpers import EXAMPLE, make_clip
 from zedo_blender import estimate
