@@ -59,16 +59,6 @@ class RunError(Exception):
     """The engine could not run (no such device, PyTorch missing): one line, exit status 1."""
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {value}")
-    return value
-
-
 @dataclass
 class Job:
     input: Path
@@ -94,7 +84,7 @@ def _global_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zedo_blender.batch", description=__doc__.split("\n\n")[0])
     parser.add_argument("--hypotheses", type=int, default=1, help="start poses per frame (default 1)")
     parser.add_argument("--iterations", type=int, default=200, help="optimisation iterations (default 200)")
-    parser.add_argument("--seed", type=_non_negative_int, default=0)
+    parser.add_argument("--seed", type=engine_module("cli").non_negative_int, default=0)
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument(
         "--no-video", action="store_true", help="lift every frame on its own (default: video mode, frames help each other)"

@@ -181,7 +181,8 @@ def _lift_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _non_negative_int(text: str) -> int:
+def non_negative_int(text: str) -> int:
+    """argparse type: a whole number >= 0 (the command lines' --seed)."""
     try:
         value = int(text)
     except ValueError:
@@ -209,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     lift_parser.add_argument("output", type=Path, metavar="OUT.npz")
     lift_parser.add_argument("--hypotheses", type=int, default=LiftConfig.hypotheses, metavar="S")
     lift_parser.add_argument("--iterations", type=int, default=LiftConfig.iterations, metavar="N")
-    lift_parser.add_argument("--seed", type=_non_negative_int, default=LiftConfig.seed, metavar="K")
+    lift_parser.add_argument("--seed", type=non_negative_int, default=LiftConfig.seed, metavar="K")
     lift_parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     lift_parser.add_argument(
         "--layout", choices=list(LAYOUTS), default=None,

@@ -20,7 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from .arrays import Array, asarray_like, is_torch, namespace, to_numpy
+from .inputs import InputError
 from .network import NetworkConfig, ScoreNetwork, ensemble_noise
+from .safe_io import read_npz
 from .sde import SubVPSDE
 from .skeleton import NUM_JOINTS
 
@@ -199,12 +201,9 @@ def _verify_checksum(path: Path) -> None:
 
 def _read_npz(path: Path) -> PosePrior:
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {name: data[name] for name in data.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
-        raise PriorLoadError(f"cannot read prior file {path}: {exc}") from exc
-    except Exception as exc:  # zlib.error and friends from a damaged archive
-        raise PriorLoadError(f"cannot read prior file {path}: {exc!r}") from exc
+        arrays = read_npz(path)  # the same guarded reader as keypoint files (no pickles, damage, size)
+    except InputError as exc:
+        raise PriorLoadError(f"cannot read prior file: {exc}") from exc
     if "header" not in arrays:
         raise PriorLoadError(f"{path} is not a ZeDO prior file (no 'header' entry)")
     try:
