@@ -21,10 +21,25 @@ def _with(array: np.ndarray, index, value) -> np.ndarray:
 def test_valid_inputs_are_normalised():
     out = validate_inputs(KP, K)
     assert out.keypoints.shape == (3, 17, 2)
-    assert out.K.shape == (3, 3, 3) and out.K.flags.c_contiguous
+    assert out.K.shape == (3, 3, 3) and not out.K.flags.writeable  # one camera shared by every frame
     np.testing.assert_array_equal(out.K, np.broadcast_to(K, (3, 3, 3)))
     np.testing.assert_array_equal(out.confidence, np.ones((3, 17)))
     np.testing.assert_array_equal(out.valid, [True, True, True])
+    per_frame = validate_inputs(KP, np.stack([K] * 3))
+    assert per_frame.K.flags.c_contiguous and per_frame.K.flags.writeable
+
+
+def test_a_long_float32_clip_is_not_copied_and_never_written():
+    kp, conf = KP.astype(np.float32), np.full((3, 17), 0.5, dtype=np.float32)
+    out = validate_inputs(kp, K, conf)
+    assert out.keypoints is kp and out.confidence is conf  # nothing to change: no copy
+    assert validate_inputs(KP, K).keypoints.dtype == np.float64
+    holed = _with(KP, (1, 4), np.nan).astype(np.float32)
+    before = holed.copy()
+    out = validate_inputs(holed, K, conf)
+    assert out.keypoints.dtype == np.float32 and out.keypoints[1, 4].tolist() == [0.0, 0.0] and out.confidence[1, 4] == 0
+    np.testing.assert_array_equal(holed, before)  # the caller's arrays are left alone
+    assert conf[1, 4] == 0.5
 
 
 def test_nan_keypoints_become_missing_joints():

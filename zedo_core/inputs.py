@@ -38,10 +38,10 @@ MAX_INTRINSICS_PX = 1e7
 K_TOLERANCE = 1e-9
 
 
-def real_array(value: object, name: str, copy: bool = False) -> np.ndarray:
-    """``value`` as a float64 array; InputError unless it holds real numbers. Booleans, complex
-    numbers, text and other objects are refused, not converted (which would drop an imaginary
-    part or turn True into 1 without a word)."""
+def real_array(value: object, name: str, copy: bool = False, keep_float32: bool = False) -> np.ndarray:
+    """``value`` as a float64 array (float32 stays float32 with ``keep_float32``); InputError unless
+    it holds real numbers. Booleans, complex numbers, text and other objects are refused, not
+    converted (which would drop an imaginary part or turn True into 1 without a word)."""
     try:
         array = np.asarray(value)
     except (TypeError, ValueError, OverflowError) as exc:
@@ -61,7 +61,8 @@ def real_array(value: object, name: str, copy: bool = False) -> np.ndarray:
         raise InputError(f"{name} must be real numbers, got complex values ({array.dtype})")
     if kind not in "iuf":
         raise InputError(f"{name} must be numeric, got {array.dtype}")
-    return np.array(array, dtype=np.float64, copy=True) if copy else array.astype(np.float64, copy=False)
+    dtype = np.float32 if keep_float32 and array.dtype == np.float32 else np.float64
+    return np.array(array, dtype=dtype, copy=True) if copy else array.astype(dtype, copy=False)
 
 
 def normalized_intrinsics(K: np.ndarray) -> np.ndarray:
@@ -96,41 +97,43 @@ def normalized_intrinsics(K: np.ndarray) -> np.ndarray:
     return K
 
 
-def _without_skew(kp: np.ndarray, K: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Keypoints and K of the camera without skew (K[0, 1] = 0) whose rays are the same: exact,
-    so the lifted 3D poses are those of the skewed camera. Reprojection errors are then measured
-    in that camera's pixels (x sheared by K[0, 1] / K[1, 1] against the given image)."""
+def _remove_skew(kp: np.ndarray, K: np.ndarray) -> None:
+    """In place: keypoints and K ``(N or 1, 3, 3)`` of the camera without skew (K[0, 1] = 0) whose
+    rays are the same. Exact, so the lifted 3D poses are those of the skewed camera; reprojection
+    errors are then measured in that camera's pixels (x sheared by K[0, 1] / K[1, 1] against the
+    given image)."""
     skew = K[:, 0, 1]
-    if not skew.any():
-        return kp, K
-    shift = (skew / K[:, 1, 1])[:, None] * (kp[..., 1] - K[:, 1, 2, None])
-    kp = kp.copy()
-    kp[..., 0] -= shift
-    K = K.copy()
+    kp[..., 0] -= (skew / K[:, 1, 1])[:, None] * (kp[..., 1] - K[:, 1, 2, None])
     K[:, 0, 1] = 0.0
-    return kp, K
 
 
 def validate_inputs(keypoints: object, K: object, confidence: object | None = None) -> LiftInputs:
     """Check dtypes, shapes and values; NaN keypoints become missing joints (confidence 0).
 
     ``K`` is returned divided by ``K[2, 2]`` (its last row must be a positive multiple of
-    (0, 0, 1)). A skewed ``K`` (``K[0, 1]`` not 0) is replaced by the camera without skew that has
-    the same rays, and the keypoints are mapped into its image (``u - K[0,1] (v - cy) / fy``): the
-    lifted poses are exact. Raises InputError naming the key, frame or joint."""
-    kp = real_array(keypoints, "keypoints")
+    (0, 0, 1)); a single ``(3, 3)`` K comes back as a read-only ``(N, 3, 3)`` view of one matrix.
+    A skewed ``K`` (``K[0, 1]`` not 0) is replaced by the camera without skew that has the same
+    rays, and the keypoints are mapped into its image (``u - K[0,1] (v - cy) / fy``): the lifted
+    poses are exact. Raises InputError naming the key, frame or joint.
+
+    Float32 keypoints and confidences stay float32 (the lifting loop's precision), others become
+    float64; arrays that need no change are returned as given (never written to), so a long clip
+    is not copied."""
+    kp = real_array(keypoints, "keypoints", keep_float32=True)
     if kp.ndim != 3 or kp.shape[1:] != (NUM_JOINTS, 2):
         raise InputError(f"keypoints must have shape (N, {NUM_JOINTS}, 2), got {kp.shape}")
     n = kp.shape[0]
     if n == 0:
         raise InputError("keypoints has zero frames")
-    if np.isinf(kp).any():
-        frame = int(np.argwhere(np.isinf(kp))[0, 0])
+    infinite = np.isinf(kp).any(axis=-1)
+    if infinite.any():
+        frame = int(np.argwhere(infinite)[0, 0])
         raise InputError(f"keypoints contain infinite values (first at frame {frame})")
 
     Km = real_array(K, "K")
-    if Km.shape == (3, 3):
-        Km = np.broadcast_to(Km, (n, 3, 3))
+    shared = Km.shape == (3, 3)  # one camera: checked once, then shared by every frame
+    if shared:
+        Km = Km[None]
     elif Km.shape != (n, 3, 3):
         raise InputError(f"K must have shape (3, 3) or ({n}, 3, 3), got {Km.shape}")
     if not np.isfinite(Km).all():
@@ -144,9 +147,9 @@ def validate_inputs(keypoints: object, K: object, confidence: object | None = No
     Km = normalized_intrinsics(Km)
 
     if confidence is None:
-        conf = np.ones((n, NUM_JOINTS))
+        conf = np.ones((n, NUM_JOINTS), dtype=kp.dtype)
     else:
-        conf = real_array(confidence, "confidence")
+        conf = real_array(confidence, "confidence", keep_float32=True)
         if conf.shape != (n, NUM_JOINTS):
             raise InputError(f"confidence must have shape ({n}, {NUM_JOINTS}), got {conf.shape}")
         if np.isnan(conf).any():
@@ -158,13 +161,21 @@ def validate_inputs(keypoints: object, K: object, confidence: object | None = No
             raise InputError(
                 f"confidence must lie in [0, 1]; frame {frame} joint {joint} has {conf[frame, joint]:g}"
             )
-    kp, Km = _without_skew(kp, Km)
+    given = kp
+    if Km[:, 0, 1].any():
+        kp = kp.copy()
+        _remove_skew(kp, Km)
     missing = np.isnan(kp).any(axis=-1)
-    conf = np.where(missing, 0.0, conf)
-    kp = np.where(missing[..., None], 0.0, kp)
+    if missing.any():
+        kp = kp.copy() if kp is given else kp
+        conf = np.where(missing, 0.0, conf).astype(conf.dtype, copy=False)
+        kp[missing] = 0.0
     visible = conf > 0
-    tangent = np.abs(kp - Km[:, None, :2, 2]) / np.abs(Km[:, None, [0, 1], [0, 1]])
-    absurd = (tangent > MAX_RAY_TANGENT).any(axis=-1)
+    absurd = np.zeros((n, NUM_JOINTS), dtype=bool)
+    for axis in (0, 1):
+        offset = np.abs(kp[..., axis] - Km[:, None, axis, 2])
+        offset /= np.abs(Km[:, None, axis, axis])
+        absurd |= offset > MAX_RAY_TANGENT
     if (absurd & visible).any():
         frame, joint = (int(i) for i in np.argwhere(absurd & visible)[0])
         u, v = kp[frame, joint]
@@ -172,10 +183,18 @@ def validate_inputs(keypoints: object, K: object, confidence: object | None = No
             f"keypoints must be positions in K's image; frame {frame} joint {joint} is ({u:g}, {v:g}) px, more "
             f"than {MAX_RAY_TANGENT:g} focal lengths from the principal point (a ray over 89.9 degrees off the axis)"
         )
-    kp = np.where(absurd[..., None], 0.0, kp)  # missing joints (confidence 0) far away: as if NaN
+    if absurd.any():  # missing joints (confidence 0) far away: as if NaN
+        kp = kp.copy() if kp is given else kp
+        kp[absurd] = 0.0
     # Joints piled on one pixel have no shape to lift (and no depth): treat as too few joints.
-    high = np.where(visible[..., None], kp, -np.inf).max(axis=1)
-    low = np.where(visible[..., None], kp, np.inf).min(axis=1)
-    extent = np.where(visible.any(axis=1), (high - low).max(axis=1), 0.0)
+    extent = np.zeros(n)
+    for axis in (0, 1):
+        coordinate = kp[..., axis]
+        high = np.where(visible, coordinate, -np.inf).max(axis=1)
+        low = np.where(visible, coordinate, np.inf).min(axis=1)
+        with np.errstate(invalid="ignore"):
+            extent = np.maximum(extent, np.where(visible.any(axis=1), high - low, 0.0))
     valid = (visible.sum(axis=1) >= MIN_VISIBLE_JOINTS) & (extent >= 1.0)
-    return LiftInputs(keypoints=kp, K=np.ascontiguousarray(Km), confidence=conf, valid=valid)
+    if shared:
+        Km = np.broadcast_to(Km[0], (n, 3, 3))
+    return LiftInputs(keypoints=kp, K=Km, confidence=conf, valid=valid)

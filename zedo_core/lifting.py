@@ -348,16 +348,16 @@ def combine_hypotheses(
         score = errors if method == "reprojection" else implausibility
         selected[valid] = np.argmin(score[valid], axis=1)
         return selected, np.take_along_axis(hypotheses, selected[:, None, None, None], axis=1)[:, 0]
-    relative = hypotheses - hypotheses[:, :, :1]
     if method == "medoid":
         # Frames in blocks: the pairwise distances are (frames, S, S, 17, 3).
         block = max(1, (1 << 22) // max(1, S * S * NUM_JOINTS * 3))
         for a in range(0, n, block):
-            r = relative[a : a + block]
+            r = hypotheses[a : a + block] - hypotheses[a : a + block, :, :1]
             distance = np.linalg.norm(r[:, :, None] - r[:, None, :], axis=-1).mean(-1).sum(-1)  # (n,S)
             ok = valid[a : a + block]
             selected[a : a + block][ok] = np.argmin(distance[ok], axis=1)
         return selected, np.take_along_axis(hypotheses, selected[:, None, None, None], axis=1)[:, 0]
+    relative = hypotheses - hypotheses[:, :, :1]
     mean = relative.mean(axis=1) + hypotheses[:, :, :1].mean(axis=1)
     distance = np.linalg.norm(relative - (mean - mean[:, :1])[:, None], axis=-1).mean(-1)
     selected[valid] = np.argmin(distance[valid], axis=1)
@@ -395,6 +395,13 @@ def _video_passes(n_frames: int, S: int, config: LiftConfig) -> list[tuple[np.nd
             hyps = np.arange(s0, min(S, s0 + group))
             passes.append((window[:, None] * S + hyps[None, :], np.repeat(kept_frames[:, None], len(hyps), axis=1)))
     return passes
+
+
+def _float32(x: np.ndarray) -> np.ndarray:
+    """``x`` as float32; an array broadcast along its first axis (one K shared by every frame) stays a view."""
+    if x.ndim and x.shape[0] > 1 and x.strides[0] == 0:
+        return np.broadcast_to(x[0].astype(np.float32), x.shape)
+    return x.astype(np.float32, copy=False)
 
 
 def _segment_labels(segments: np.ndarray | None, n_frames: int) -> np.ndarray:
@@ -492,19 +499,23 @@ def lift(
         check_cancel()
 
     check_cancel()
-    poses = np.full((rows, NUM_JOINTS, 3), np.nan, dtype=np.float32)
-    errors = np.full((rows,), np.nan, dtype=np.float32)
-    energies = np.full((rows,), np.nan, dtype=np.float32)
-    lifted_keypoints = inputs.keypoints
-    keypoint_sigma = config.keypoint_sigma
-    if config.video and keypoint_sigma > 0:
-        lifted_keypoints = smooth_keypoints(
-            inputs.keypoints, inputs.confidence, keypoint_sigma, config.temporal_outlier, labels, config.temporal_keypoint_degree
+    # The clip is held once, in float32 (the loop's precision), so memory grows little with its length.
+    valid_input = inputs.valid
+    kp_given, conf_given, K_given = _float32(inputs.keypoints), _float32(inputs.confidence), _float32(inputs.K)
+    del inputs
+    smoothed = config.video and config.keypoint_sigma > 0
+    kp_lifted = kp_given
+    if smoothed:
+        kp_lifted = smooth_keypoints(
+            kp_given, conf_given, config.keypoint_sigma, config.temporal_outlier, labels, config.temporal_keypoint_degree
         )
-    kp_all = lifted_keypoints[frames].astype(np.float32)
-    kp_given = inputs.keypoints[frames].astype(np.float32)
-    K_all = inputs.K[frames].astype(np.float32)
-    conf_all = inputs.confidence[frames].astype(np.float32)
+    if len(frames) < n_frames:
+        kp_given, kp_lifted, conf_given, K_given = (x[frames] for x in (kp_given, kp_lifted, conf_given, K_given))
+    hypotheses = np.full((n_frames, S, NUM_JOINTS, 3), np.nan, dtype=np.float32)
+    reproj = np.full((n_frames, S), np.nan, dtype=np.float32)
+    implausibility = np.full((n_frames, S), np.nan, dtype=np.float32)
+    # Row r of the lifted frames (frame r // S of `frames`, hypothesis r % S) in the outputs' rows.
+    hypothesis_rows, reproj_rows, implausibility_rows = hypotheses.reshape(-1, NUM_JOINTS, 3), reproj.reshape(-1), implausibility.reshape(-1)
     for lifted, kept in passes:
         # Rows are frame-major: frame f, hypothesis s -> row f * S + s.
         row = lifted.ravel()
@@ -522,32 +533,29 @@ def lift(
         absolute, err, energy = _optimise_chunk(
             prior,
             templates_all if pooled else templates_all[prior.array(s, "int64")],
-            prior.array(kp_all[f]),
-            prior.array(K_all[f]),
-            prior.array(conf_all[f]),
+            prior.array(kp_lifted[f]),
+            prior.array(K_given[f]),
+            prior.array(conf_given[f]),
             config,
             rotations,
             on_iteration,
             on_search,
             time_axis,
         )
-        if lifted_keypoints is not inputs.keypoints:  # report the fit to the keypoints as given
+        if smoothed:  # report the fit to the keypoints as given
             err = reprojection_error_px(
-                absolute, prior.array(kp_given[f]), prior.array(K_all[f]), _joint_weights(prior.array(conf_all[f]))
+                absolute, prior.array(kp_given[f]), prior.array(K_given[f]), _joint_weights(prior.array(conf_given[f]))
             )
         keep = kept.ravel()
-        out = row[keep]
-        poses[out], errors[out], energies[out] = to_numpy(absolute)[keep], to_numpy(err)[keep], to_numpy(energy)[keep]
+        out = frames[f[keep]] * S + s[keep]
+        hypothesis_rows[out], reproj_rows[out], implausibility_rows[out] = (
+            to_numpy(absolute)[keep], to_numpy(err)[keep], to_numpy(energy)[keep]
+        )
+    del kp_given, kp_lifted, conf_given, K_given
 
-    hypotheses = np.full((n_frames, S, NUM_JOINTS, 3), np.nan, dtype=np.float32)
-    reproj = np.full((n_frames, S), np.nan, dtype=np.float32)
-    hypotheses[frames] = poses.reshape(len(frames), S, NUM_JOINTS, 3)
-    reproj[frames] = errors.reshape(len(frames), S)
-    implausibility = np.full((n_frames, S), np.nan, dtype=np.float32)
-    implausibility[frames] = energies.reshape(len(frames), S)
     selected, poses3d = combine_hypotheses(hypotheses, reproj, implausibility, config.selection)
-    valid = inputs.valid & np.isfinite(poses3d).all(axis=(1, 2))
-    failed = np.flatnonzero(inputs.valid & ~valid)
+    valid = valid_input & np.isfinite(poses3d).all(axis=(1, 2))
+    failed = np.flatnonzero(valid_input & ~valid)
     if len(failed):
         shown = ", ".join(str(f) for f in failed[:10]) + (", ..." if len(failed) > 10 else "")
         warnings.warn(f"{len(failed)} frame(s) could not be lifted (the optimisation diverged) and come back as NaN: {shown}", stacklevel=2)

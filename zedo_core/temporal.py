@@ -189,21 +189,25 @@ def robust_fit_in_blocks(
     block: int = 2048,
     robust_iterations: int = 2,
 ) -> np.ndarray:
-    """:func:`robust_fit`'s fit of a long ``(T, J, D)`` numpy trajectory, computed ``block`` frames at a
-    time with enough context on either side to give exactly the same result, so memory stays
-    bounded on clips of any length."""
+    """:func:`robust_fit`'s fit of a long ``(T, J, D)`` numpy trajectory, computed in float64
+    ``block`` frames at a time with enough context on either side to give exactly the same result,
+    so memory stays bounded on clips of any length. Returned in ``x``'s dtype."""
     radius, median_radius = max(1, math.ceil(3 * sigma)), max(1, math.ceil(sigma))
     # A fit reaches `radius` frames; the running median `median_radius`; each robust pass refits.
     reach = (1 + robust_iterations) * radius + median_radius
     T = x.shape[0]
+
+    def fit(lo: int, hi: int) -> np.ndarray:
+        part = None if segments is None else segments[lo:hi]
+        return robust_fit(np.asarray(x[lo:hi], dtype=np.float64), sigma, part, outlier_threshold,
+                          robust_iterations=robust_iterations, degree=degree)[0]
+
     if T <= block + 2 * reach:
-        return robust_fit(x, sigma, segments, outlier_threshold, robust_iterations=robust_iterations, degree=degree)[0]
+        return fit(0, T).astype(x.dtype, copy=False)
     out = np.empty_like(x)
     for start in range(0, T, block):
         lo, hi = max(0, start - reach), min(T, start + block + reach)
-        part = None if segments is None else segments[lo:hi]
-        fit = robust_fit(x[lo:hi], sigma, part, outlier_threshold, robust_iterations=robust_iterations, degree=degree)[0]
-        out[start : min(T, start + block)] = fit[start - lo : start - lo + min(block, T - start)]
+        out[start : min(T, start + block)] = fit(lo, hi)[start - lo : start - lo + min(block, T - start)]
     return out
 
 
@@ -266,11 +270,14 @@ def smooth_trajectories(
 
 def person_height_px(keypoints: np.ndarray, confidence: np.ndarray) -> np.ndarray:
     """Per frame, the larger side of the visible joints' bounding box ``(T,)`` px (NaN when no joint)."""
-    visible = confidence > 0
+    visible = np.asarray(confidence) > 0
+    extent = np.full(len(visible), -np.inf)
     with np.errstate(invalid="ignore"):
-        high = np.where(visible[..., None], keypoints, -np.inf).max(axis=1)
-        low = np.where(visible[..., None], keypoints, np.inf).min(axis=1)
-        extent = (high - low).max(axis=1)
+        for axis in (0, 1):
+            coordinate = keypoints[..., axis]
+            high = np.where(visible, coordinate, -np.inf).max(axis=1)
+            low = np.where(visible, coordinate, np.inf).min(axis=1)
+            extent = np.maximum(extent, high - low)
     return np.where(visible.any(axis=1), extent, np.nan)
 
 
@@ -285,15 +292,18 @@ def smooth_keypoints(
     """Robustly smoothed 2D tracks ``(T, 17, 2)`` px of the visible joints (confidence > 0);
     missing joints keep their values. A detection farther than ``outlier_fraction`` of the
     person's height (the median bounding box of the segment) from its neighbours' estimate is
-    treated as an outlier and replaced by that estimate."""
-    keypoints = np.asarray(keypoints, dtype=np.float64)
+    treated as an outlier and replaced by that estimate. Float32 keypoints come back as float32
+    (fitted in float64 a block of frames at a time), others as float64."""
+    keypoints = np.asarray(keypoints)
+    if keypoints.dtype != np.float32:
+        keypoints = keypoints.astype(np.float64, copy=False)
     out = keypoints.copy()
     if sigma <= 0 or len(keypoints) == 0:
         return out
     visible = np.asarray(confidence) > 0
     labels = np.zeros(len(keypoints), dtype=np.int64) if segments is None else np.asarray(segments)
     height = person_height_px(keypoints, confidence)
-    tracks = np.where(visible[..., None], keypoints, np.nan)
+    tracks = np.where(visible[..., None], keypoints, np.array(np.nan, dtype=keypoints.dtype))
     for label in np.unique(labels):
         frames = np.flatnonzero(labels == label)
         scale = np.nanmedian(height[frames]) if np.isfinite(height[frames]).any() else np.nan
@@ -303,5 +313,5 @@ def smooth_keypoints(
         span = slice(frames[0], frames[-1] + 1)
         fit = robust_fit_in_blocks(tracks[span], sigma, labels[span], outlier_fraction * scale, degree=degree)
         own = (labels[span] == label)[:, None] & visible[span] & np.isfinite(fit).all(-1)
-        out[span] = np.where(own[..., None], fit, out[span])
+        np.copyto(out[span], fit, where=own[..., None])
     return out
