@@ -95,3 +95,28 @@ def test_bad_inputs_raise_input_error_naming_the_problem(override, expected):
 
 def test_input_error_is_a_value_error():
     assert issubclass(InputError, ValueError)
+
+
+def test_checks_of_a_long_clip_name_the_frame_in_a_later_block():
+    """The per-frame checks run in blocks of frames: what they find past the first block is
+    reported with its own frame and joint, and the results equal a clip checked whole."""
+    n = 10_000
+    kp = np.tile(KP, (n // 3 + 1, 1, 1))[:n].astype(np.float32)
+    conf = np.ones((n, 17), dtype=np.float32)
+    bad_conf = conf.copy()
+    bad_conf[9001, 3] = 1.5
+    with pytest.raises(InputError, match="frame 9001 joint 3"):
+        validate_inputs(kp, K, bad_conf)
+    far = kp.copy()
+    far[5000, 6] = (1e9, 0.0)
+    with pytest.raises(InputError, match="frame 5000 joint 6"):
+        validate_inputs(far, K, conf)
+    holes = kp.copy()
+    holes[7000, :14] = np.nan  # 3 joints left: too few
+    holes[8000, 2] = np.nan
+    out = validate_inputs(holes, K, conf)
+    assert np.flatnonzero(~out.valid).tolist() == [7000]
+    assert out.confidence[8000, 2] == 0 and out.keypoints[8000, 2].tolist() == [0.0, 0.0]
+    short = validate_inputs(holes[6990:8010], K, conf[6990:8010])
+    np.testing.assert_array_equal(short.keypoints, out.keypoints[6990:8010])
+    np.testing.assert_array_equal(short.valid, out.valid[6990:8010])

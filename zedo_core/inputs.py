@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -107,6 +108,43 @@ def _remove_skew(kp: np.ndarray, K: np.ndarray) -> None:
     K[:, 0, 1] = 0.0
 
 
+# Frames checked at a time: per-joint temporaries stay small whatever the clip's length.
+CHECK_BLOCK = 4096
+
+
+def _first_frame(test: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> int | None:
+    """The first frame (index along axis 0) where ``test(x)`` holds anywhere, checked in blocks."""
+    for a in range(0, x.shape[0], CHECK_BLOCK):
+        hit = test(x[a : a + CHECK_BLOCK]).reshape(min(CHECK_BLOCK, x.shape[0] - a), -1).any(axis=1)
+        if hit.any():
+            return a + int(np.argmax(hit))
+    return None
+
+
+def _frame_checks(kp: np.ndarray, conf: np.ndarray, K: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per joint: ``missing`` (a NaN coordinate) and ``absurd`` (more than MAX_RAY_TANGENT focal
+    lengths off K's principal point) ``(N, 17)``; per frame the larger side of the visible,
+    present joints' bounding box ``(N,)`` px (0 when none). Computed a block of frames at a time."""
+    n = kp.shape[0]
+    missing = np.empty((n, NUM_JOINTS), dtype=bool)
+    absurd = np.empty((n, NUM_JOINTS), dtype=bool)
+    extent = np.zeros(n)
+    for a in range(0, n, CHECK_BLOCK):
+        b = min(n, a + CHECK_BLOCK)
+        part, cam = kp[a:b].astype(np.float64), K[a:b] if K.shape[0] > 1 else K
+        gone = np.isnan(part).any(axis=-1)
+        part[gone] = 0.0
+        offset = np.abs(part - cam[:, None, :2, 2]) / np.abs(np.stack([cam[:, 0, 0], cam[:, 1, 1]], axis=-1))[:, None]
+        far = (offset > MAX_RAY_TANGENT).any(axis=-1)
+        shown = (conf[a:b] > 0) & ~gone & ~far
+        high = np.where(shown[..., None], part, -np.inf).max(axis=1)
+        low = np.where(shown[..., None], part, np.inf).min(axis=1)
+        with np.errstate(invalid="ignore"):
+            extent[a:b] = np.where(shown.any(axis=1), (high - low).max(axis=1), 0.0)
+        missing[a:b], absurd[a:b] = gone, far
+    return missing, absurd, extent
+
+
 def validate_inputs(keypoints: object, K: object, confidence: object | None = None) -> LiftInputs:
     """Check dtypes, shapes and values; NaN keypoints become missing joints (confidence 0).
 
@@ -125,10 +163,9 @@ def validate_inputs(keypoints: object, K: object, confidence: object | None = No
     n = kp.shape[0]
     if n == 0:
         raise InputError("keypoints has zero frames")
-    infinite = np.isinf(kp).any(axis=-1)
-    if infinite.any():
-        frame = int(np.argwhere(infinite)[0, 0])
-        raise InputError(f"keypoints contain infinite values (first at frame {frame})")
+    infinite = _first_frame(np.isinf, kp)
+    if infinite is not None:
+        raise InputError(f"keypoints contain infinite values (first at frame {infinite})")
 
     Km = real_array(K, "K")
     shared = Km.shape == (3, 3)  # one camera: checked once, then shared by every frame
@@ -146,54 +183,43 @@ def validate_inputs(keypoints: object, K: object, confidence: object | None = No
         raise InputError(f"K is not invertible (frame {int(np.flatnonzero(singular)[0])})")
     Km = normalized_intrinsics(Km)
 
+    given = kp
     if confidence is None:
         conf = np.ones((n, NUM_JOINTS), dtype=kp.dtype)
     else:
         conf = real_array(confidence, "confidence", keep_float32=True)
         if conf.shape != (n, NUM_JOINTS):
             raise InputError(f"confidence must have shape ({n}, {NUM_JOINTS}), got {conf.shape}")
-        if np.isnan(conf).any():
-            frame = int(np.argwhere(np.isnan(conf))[0, 0])
+        frame = _first_frame(np.isnan, conf)
+        if frame is not None:
             raise InputError(f"confidence contains NaN (first at frame {frame})")
-        outside = (conf < 0) | (conf > 1)
-        if outside.any():
-            frame, joint = (int(i) for i in np.argwhere(outside)[0])
+        frame = _first_frame(lambda c: (c < 0) | (c > 1), conf)
+        if frame is not None:
+            joint = int(np.flatnonzero((conf[frame] < 0) | (conf[frame] > 1))[0])
             raise InputError(
                 f"confidence must lie in [0, 1]; frame {frame} joint {joint} has {conf[frame, joint]:g}"
             )
-    given = kp
     if Km[:, 0, 1].any():
         kp = kp.copy()
         _remove_skew(kp, Km)
-    missing = np.isnan(kp).any(axis=-1)
-    if missing.any():
-        kp = kp.copy() if kp is given else kp
-        conf = np.where(missing, 0.0, conf).astype(conf.dtype, copy=False)
-        kp[missing] = 0.0
-    visible = conf > 0
-    absurd = np.zeros((n, NUM_JOINTS), dtype=bool)
-    for axis in (0, 1):
-        offset = np.abs(kp[..., axis] - Km[:, None, axis, 2])
-        offset /= np.abs(Km[:, None, axis, axis])
-        absurd |= offset > MAX_RAY_TANGENT
-    if (absurd & visible).any():
-        frame, joint = (int(i) for i in np.argwhere(absurd & visible)[0])
+    missing, absurd, extent = _frame_checks(kp, conf, Km)
+    visible = (conf > 0) & ~missing
+    bad = absurd & visible
+    if bad.any():
+        frame, joint = (int(i) for i in np.argwhere(bad)[0])
         u, v = kp[frame, joint]
         raise InputError(
             f"keypoints must be positions in K's image; frame {frame} joint {joint} is ({u:g}, {v:g}) px, more "
             f"than {MAX_RAY_TANGENT:g} focal lengths from the principal point (a ray over 89.9 degrees off the axis)"
         )
-    if absurd.any():  # missing joints (confidence 0) far away: as if NaN
+    # NaN joints are missing (confidence 0); missing joints far away are as if NaN.
+    zeroed = missing | absurd
+    if zeroed.any():
         kp = kp.copy() if kp is given else kp
-        kp[absurd] = 0.0
+        kp[zeroed] = 0.0
+    if missing.any():
+        conf = np.where(missing, 0.0, conf).astype(conf.dtype, copy=False)
     # Joints piled on one pixel have no shape to lift (and no depth): treat as too few joints.
-    extent = np.zeros(n)
-    for axis in (0, 1):
-        coordinate = kp[..., axis]
-        high = np.where(visible, coordinate, -np.inf).max(axis=1)
-        low = np.where(visible, coordinate, np.inf).min(axis=1)
-        with np.errstate(invalid="ignore"):
-            extent = np.maximum(extent, np.where(visible.any(axis=1), high - low, 0.0))
     valid = (visible.sum(axis=1) >= MIN_VISIBLE_JOINTS) & (extent >= 1.0)
     if shared:
         Km = np.broadcast_to(Km[0], (n, 3, 3))

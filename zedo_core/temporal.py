@@ -188,10 +188,12 @@ def robust_fit_in_blocks(
     degree: int = 1,
     block: int = 2048,
     robust_iterations: int = 2,
+    present: np.ndarray | None = None,
 ) -> np.ndarray:
     """:func:`robust_fit`'s fit of a long ``(T, J, D)`` numpy trajectory, computed in float64
     ``block`` frames at a time with enough context on either side to give exactly the same result,
-    so memory stays bounded on clips of any length. Returned in ``x``'s dtype."""
+    so memory stays bounded on clips of any length. Returned in ``x``'s dtype. ``present``
+    ``(T, J)``: False marks samples as missing (as NaN in ``x`` would)."""
     radius, median_radius = max(1, math.ceil(3 * sigma)), max(1, math.ceil(sigma))
     # A fit reaches `radius` frames; the running median `median_radius`; each robust pass refits.
     reach = (1 + robust_iterations) * radius + median_radius
@@ -199,7 +201,10 @@ def robust_fit_in_blocks(
 
     def fit(lo: int, hi: int) -> np.ndarray:
         part = None if segments is None else segments[lo:hi]
-        return robust_fit(np.asarray(x[lo:hi], dtype=np.float64), sigma, part, outlier_threshold,
+        values = np.asarray(x[lo:hi], dtype=np.float64)
+        if present is not None:
+            values = np.where(present[lo:hi, :, None], values, np.nan)
+        return robust_fit(values, sigma, part, outlier_threshold,
                           robust_iterations=robust_iterations, degree=degree)[0]
 
     if T <= block + 2 * reach:
@@ -271,14 +276,13 @@ def smooth_trajectories(
 def person_height_px(keypoints: np.ndarray, confidence: np.ndarray) -> np.ndarray:
     """Per frame, the larger side of the visible joints' bounding box ``(T,)`` px (NaN when no joint)."""
     visible = np.asarray(confidence) > 0
-    extent = np.full(len(visible), -np.inf)
-    with np.errstate(invalid="ignore"):
-        for axis in (0, 1):
-            coordinate = keypoints[..., axis]
-            high = np.where(visible, coordinate, -np.inf).max(axis=1)
-            low = np.where(visible, coordinate, np.inf).min(axis=1)
-            extent = np.maximum(extent, high - low)
-    return np.where(visible.any(axis=1), extent, np.nan)
+    extent = np.full(len(visible), np.nan)
+    for a in range(0, len(visible), 4096):  # blocks: small temporaries on long clips
+        shown, part = visible[a : a + 4096, :, None], keypoints[a : a + 4096]
+        with np.errstate(invalid="ignore"):
+            side = (np.where(shown, part, -np.inf).max(axis=1) - np.where(shown, part, np.inf).min(axis=1)).max(axis=1)
+        extent[a : a + 4096] = np.where(shown.any(axis=(1, 2)), side, np.nan)
+    return extent
 
 
 def smooth_keypoints(
@@ -303,7 +307,6 @@ def smooth_keypoints(
     visible = np.asarray(confidence) > 0
     labels = np.zeros(len(keypoints), dtype=np.int64) if segments is None else np.asarray(segments)
     height = person_height_px(keypoints, confidence)
-    tracks = np.where(visible[..., None], keypoints, np.array(np.nan, dtype=keypoints.dtype))
     for label in np.unique(labels):
         frames = np.flatnonzero(labels == label)
         scale = np.nanmedian(height[frames]) if np.isfinite(height[frames]).any() else np.nan
@@ -311,7 +314,9 @@ def smooth_keypoints(
             continue
         # Frames of one label need not be contiguous: smooth over the span they cover.
         span = slice(frames[0], frames[-1] + 1)
-        fit = robust_fit_in_blocks(tracks[span], sigma, labels[span], outlier_fraction * scale, degree=degree)
+        fit = robust_fit_in_blocks(
+            keypoints[span], sigma, labels[span], outlier_fraction * scale, degree=degree, present=visible[span]
+        )
         own = (labels[span] == label)[:, None] & visible[span] & np.isfinite(fit).all(-1)
         np.copyto(out[span], fit, where=own[..., None])
     return out
