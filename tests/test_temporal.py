@@ -266,3 +266,24 @@ def test_bad_temporal_settings_raise(tiny_prior):
 
     with pytest.raises(InputError, match="segments"):
         lift(tiny_prior, kp, K, config=VIDEO, segments=np.zeros(4))
+
+
+def test_smooth_keypoints_of_a_long_clip_is_written_in_exact_blocks():
+    """A clip longer than a block is smoothed block by block (no whole-clip fit is held); the
+    result equals the whole clip's robust fit, in the keypoints' own float32."""
+    from zedo_core.temporal import robust_fit
+
+    rng = np.random.default_rng(5)
+    n = 5000
+    kp = (500.0 + rng.normal(size=(n, 17, 2)).cumsum(0) + rng.normal(scale=2.0, size=(17, 2)) * 50).astype(np.float32)
+    conf = np.where(rng.random((n, 17)) < 0.05, 0.0, 1.0).astype(np.float32)
+    kp[1000:1002, 5] += 200.0  # an outlier pair
+    out = smooth_keypoints(kp, conf, 3.0, 0.05, degree=2)
+    assert out.dtype == np.float32
+    scale = np.nanmedian(person_height_px(kp, conf))
+    tracks = np.where((conf > 0)[..., None], kp.astype(np.float64), np.nan)
+    whole = robust_fit(tracks, 3.0, np.zeros(n, dtype=np.int64), 0.05 * scale, degree=2)[0]
+    own = (conf > 0) & np.isfinite(whole).all(-1)
+    expected = np.where(own[..., None], whole, kp).astype(np.float32)
+    np.testing.assert_allclose(out, expected, rtol=0, atol=1e-3)
+    np.testing.assert_array_equal(out[conf == 0], kp[conf == 0])

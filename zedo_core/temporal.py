@@ -32,6 +32,7 @@ lifting loop on the loop's arrays.
 """
 
 import math
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -180,7 +181,7 @@ def robust_fit(
     return fit, weights
 
 
-def robust_fit_in_blocks(
+def fit_in_blocks(
     x: np.ndarray,
     sigma: float,
     segments: np.ndarray | None,
@@ -189,30 +190,42 @@ def robust_fit_in_blocks(
     block: int = 2048,
     robust_iterations: int = 2,
     present: np.ndarray | None = None,
-) -> np.ndarray:
-    """:func:`robust_fit`'s fit of a long ``(T, J, D)`` numpy trajectory, computed in float64
-    ``block`` frames at a time with enough context on either side to give exactly the same result,
-    so memory stays bounded on clips of any length. Returned in ``x``'s dtype. ``present``
-    ``(T, J)``: False marks samples as missing (as NaN in ``x`` would)."""
+) -> Iterator[tuple[int, int, np.ndarray]]:
+    """:func:`robust_fit`'s fit of a long ``(T, J, D)`` numpy trajectory as ``(start, stop, fit)``
+    for consecutive blocks of ``block`` frames, each computed in float64 with enough context on
+    either side to be exactly the whole trajectory's fit there, so memory stays bounded on clips of
+    any length. ``present`` ``(T, J)``: False marks samples as missing (as NaN in ``x`` would)."""
     radius, median_radius = max(1, math.ceil(3 * sigma)), max(1, math.ceil(sigma))
     # A fit reaches `radius` frames; the running median `median_radius`; each robust pass refits.
     reach = (1 + robust_iterations) * radius + median_radius
     T = x.shape[0]
-
-    def fit(lo: int, hi: int) -> np.ndarray:
-        part = None if segments is None else segments[lo:hi]
+    if T <= block + 2 * reach:
+        block = max(T, 1)
+    for start in range(0, T, block):
+        stop = min(T, start + block)
+        lo, hi = max(0, start - reach), min(T, stop + reach)
         values = np.asarray(x[lo:hi], dtype=np.float64)
         if present is not None:
             values = np.where(present[lo:hi, :, None], values, np.nan)
-        return robust_fit(values, sigma, part, outlier_threshold,
-                          robust_iterations=robust_iterations, degree=degree)[0]
+        part = None if segments is None else segments[lo:hi]
+        fit = robust_fit(values, sigma, part, outlier_threshold, robust_iterations=robust_iterations, degree=degree)[0]
+        yield start, stop, fit[start - lo : stop - lo]
 
-    if T <= block + 2 * reach:
-        return fit(0, T).astype(x.dtype, copy=False)
+
+def robust_fit_in_blocks(
+    x: np.ndarray,
+    sigma: float,
+    segments: np.ndarray | None,
+    outlier_threshold: float | None,
+    degree: int = 1,
+    block: int = 2048,
+    robust_iterations: int = 2,
+) -> np.ndarray:
+    """:func:`robust_fit`'s fit of a long ``(T, J, D)`` numpy trajectory (:func:`fit_in_blocks`
+    assembled), in ``x``'s dtype: exactly the whole trajectory's fit, in bounded memory."""
     out = np.empty_like(x)
-    for start in range(0, T, block):
-        lo, hi = max(0, start - reach), min(T, start + block + reach)
-        out[start : min(T, start + block)] = fit(lo, hi)[start - lo : start - lo + min(block, T - start)]
+    for start, stop, fit in fit_in_blocks(x, sigma, segments, outlier_threshold, degree, block, robust_iterations):
+        out[start:stop] = fit
     return out
 
 
@@ -314,9 +327,12 @@ def smooth_keypoints(
             continue
         # Frames of one label need not be contiguous: smooth over the span they cover.
         span = slice(frames[0], frames[-1] + 1)
-        fit = robust_fit_in_blocks(
+        # Written block by block: no fit of the whole clip is held (or freed) at once.
+        blocks = fit_in_blocks(
             keypoints[span], sigma, labels[span], outlier_fraction * scale, degree=degree, present=visible[span]
         )
-        own = (labels[span] == label)[:, None] & visible[span] & np.isfinite(fit).all(-1)
-        np.copyto(out[span], fit, where=own[..., None])
+        for a, b, fit in blocks:
+            a, b = a + span.start, b + span.start
+            own = (labels[a:b] == label)[:, None] & visible[a:b] & np.isfinite(fit).all(-1)
+            np.copyto(out[a:b], fit, where=own[..., None], casting="same_kind")
     return out
