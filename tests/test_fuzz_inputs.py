@@ -517,7 +517,12 @@ def test_a_write_that_fails_or_is_interrupted_leaves_nothing(tmp_path, clip, tin
     out = tmp_path / "out.npz"
     out.write_bytes(b"the user's earlier result")
     write_fault(monkeypatch, fault)
-    code, err = run_main(capsys, "lift", clip, out, "--prior", tiny_prior_file, "--iterations", "2")
+    # Ctrl-C as in a terminal, also when the suite itself runs in the background (SIGINT ignored).
+    sigint = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        code, err = run_main(capsys, "lift", clip, out, "--prior", tiny_prior_file, "--iterations", "2")
+    finally:
+        signal.signal(signal.SIGINT, sigint)
     assert code == status and len(err) == 1, err
     for word in words:
         assert word in err[0], err[0]
