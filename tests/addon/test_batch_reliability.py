@@ -141,7 +141,12 @@ def test_a_failed_or_interrupted_write_changes_no_file(tmp_path, clip, capsys, m
 
     monkeypatch.setattr(batch, "_blender_write", write)
     args = ["--iterations", "1", "--input", clip] + [x for name, path in outputs.items() for x in (f"--{name[2:] if name != 'o.blend' else 'output'}", path)]
-    code, err, _ = run(capsys, *args)
+    # Ctrl-C as in a terminal, also when the suite itself runs in the background (SIGINT ignored).
+    sigint = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        code, err, _ = run(capsys, *args)
+    finally:
+        signal.signal(signal.SIGINT, sigint)
     assert code == status and len(err) == 1, err
     for word in words:
         assert word in err[0], err[0]

@@ -1,0 +1,90 @@
+"""Video mode at a clip's ends, measured on the bundled walk (its true poses are inside):
+
+    python benchmarks/clip_end.py [--set FIELD=VALUE ...] [--frame-by-frame] [--json OUT.json]
+
+Lifts ``examples/walking_example.npz`` (90 frames at 30 fps, walking away from the camera) with
+the shipped prior in video mode (``LiftConfig(temporal_sigma=video_sigma(fps))``, ``--set``
+overrides any field) and prints, for the first 8 frames, the middle
+and the last 8 frames: the pelvis speed (mm/frame) against the truth's, the pelvis depth error
+and the pelvis-aligned pose error (mm). The "clip-end lurch" of issue 11 is the last 8 frames'
+speed running ahead of the truth's (docs/validation.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from zedo_core import load_prior
+from zedo_core.lifting import LiftConfig, lift
+from zedo_core.temporal import video_sigma
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "walking_example.npz"
+END = 8
+
+
+def apply_overrides(config: LiftConfig, items: list[str]) -> LiftConfig:
+    """``["temporal_translation_sigma=3.6"]`` -> ``config`` with those fields replaced."""
+    for item in items:
+        field, _, value = item.partition("=")
+        if field not in LiftConfig.__dataclass_fields__:
+            raise SystemExit(f"error: --set {item}: LiftConfig has no field {field!r}")
+        try:
+            config = replace(config, **{field: ast.literal_eval(value)})
+        except (ValueError, SyntaxError) as exc:
+            raise SystemExit(f"error: --set {item}: {exc}") from None
+    return config
+
+
+def measure(config: LiftConfig) -> dict:
+    """Speeds and errors of the walk lifted with ``config``, per part of the clip."""
+    data = np.load(EXAMPLE)
+    result = lift(load_prior(device="cpu"), data["keypoints"], data["K"], data["confidence"], config)
+    poses, truth = result.poses3d.astype(np.float64), data["true_poses3d"].astype(np.float64)
+    speed = np.linalg.norm(np.diff(poses[:, 0], axis=0), axis=-1) * 1000
+    true_speed = np.linalg.norm(np.diff(truth[:, 0], axis=0), axis=-1) * 1000
+    depth = np.abs(poses[:, 0, 2] - truth[:, 0, 2]) * 1000
+    pose = np.linalg.norm((poses - poses[:, :1]) - (truth - truth[:, :1]), axis=-1).mean(-1) * 1000
+    parts = {"first": slice(0, END), "middle": slice(END, -END), "last": slice(-END, None)}
+    return {
+        name: {
+            "pelvis_speed_mm": float(speed[part].mean()),
+            "true_pelvis_speed_mm": float(true_speed[part].mean()),
+            "depth_error_mm": float(depth[part].mean()),
+            "pose_error_mm": float(pose[part].mean()),
+        }
+        for name, part in parts.items()
+    } | {"last_frame_depth_error_mm": float(depth[-1]), "mpjpe_mm": float(pose.mean())}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="override a LiftConfig field")
+    parser.add_argument("--frame-by-frame", action="store_true", help="without video mode, for comparison")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    fps = float(np.load(EXAMPLE)["fps"])
+    config = LiftConfig(temporal_sigma=0.0 if args.frame_by_frame else video_sigma(fps))
+    config = apply_overrides(config, args.set)
+    report = measure(config)
+    print(f"{'frames':<8}{'speed':>8}{'truth':>8}{'depth err':>11}{'pose err':>10}  (mm, mm/frame)")
+    for name in ("first", "middle", "last"):
+        row = report[name]
+        print(
+            f"{name:<8}{row['pelvis_speed_mm']:>8.1f}{row['true_pelvis_speed_mm']:>8.1f}"
+            f"{row['depth_error_mm']:>11.0f}{row['pose_error_mm']:>10.1f}"
+        )
+    print(f"last frame's depth error {report['last_frame_depth_error_mm']:.0f} mm; MPJPE {report['mpjpe_mm']:.1f} mm")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"set": args.set, "video": not args.frame_by_frame, **report}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
