@@ -290,11 +290,12 @@ def person_height_px(keypoints: np.ndarray, confidence: np.ndarray) -> np.ndarra
     """Per frame, the larger side of the visible joints' bounding box ``(T,)`` px (NaN when no joint)."""
     visible = np.asarray(confidence) > 0
     extent = np.full(len(visible), np.nan)
-    for a in range(0, len(visible), 4096):  # blocks: small temporaries on long clips
-        shown, part = visible[a : a + 4096, :, None], keypoints[a : a + 4096]
+    block = 4096  # frames at a time: small temporaries on long clips
+    for a in range(0, len(visible), block):
+        shown, part = visible[a : a + block, :, None], keypoints[a : a + block]
         with np.errstate(invalid="ignore"):
             side = (np.where(shown, part, -np.inf).max(axis=1) - np.where(shown, part, np.inf).min(axis=1)).max(axis=1)
-        extent[a : a + 4096] = np.where(shown.any(axis=(1, 2)), side, np.nan)
+        extent[a : a + block] = np.where(shown.any(axis=(1, 2)), side, np.nan)
     return extent
 
 
