@@ -13,32 +13,21 @@ speed running ahead of the truth's (docs/validation.md).
 from __future__ import annotations
 
 import argparse
-import ast
 import json
-from dataclasses import replace
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from zedo_core import load_prior
-from zedo_core.lifting import LiftConfig, lift
-from zedo_core.temporal import video_sigma
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from training.evaluate import apply_overrides  # noqa: E402
+from zedo_core import load_prior  # noqa: E402
+from zedo_core.lifting import LiftConfig, lift  # noqa: E402
+from zedo_core.temporal import video_sigma  # noqa: E402
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "walking_example.npz"
 END = 8
-
-
-def apply_overrides(config: LiftConfig, items: list[str]) -> LiftConfig:
-    """``["temporal_translation_sigma=3.6"]`` -> ``config`` with those fields replaced."""
-    for item in items:
-        field, _, value = item.partition("=")
-        if field not in LiftConfig.__dataclass_fields__:
-            raise SystemExit(f"error: --set {item}: LiftConfig has no field {field!r}")
-        try:
-            config = replace(config, **{field: ast.literal_eval(value)})
-        except (ValueError, SyntaxError) as exc:
-            raise SystemExit(f"error: --set {item}: {exc}") from None
-    return config
 
 
 def measure(config: LiftConfig) -> dict:
@@ -70,7 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     fps = float(np.load(EXAMPLE)["fps"])
     config = LiftConfig(temporal_sigma=0.0 if args.frame_by_frame else video_sigma(fps))
-    config = apply_overrides(config, args.set)
+    try:
+        config = apply_overrides(config, args.set)
+    except (ValueError, SyntaxError) as exc:
+        raise SystemExit(f"error: --set {' '.join(args.set)}: {exc}") from None
     report = measure(config)
     print(f"{'frames':<8}{'speed':>8}{'truth':>8}{'depth err':>11}{'pose err':>10}  (mm, mm/frame)")
     for name in ("first", "middle", "last"):
