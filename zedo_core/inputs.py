@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .skeleton import NUM_JOINTS
+from .temporal import person_height_px
 
 MIN_VISIBLE_JOINTS = 4
 
@@ -136,11 +137,7 @@ def _frame_checks(kp: np.ndarray, conf: np.ndarray, K: np.ndarray) -> tuple[np.n
         part[gone] = 0.0
         offset = np.abs(part - cam[:, None, :2, 2]) / np.abs(np.stack([cam[:, 0, 0], cam[:, 1, 1]], axis=-1))[:, None]
         far = (offset > MAX_RAY_TANGENT).any(axis=-1)
-        shown = (conf[a:b] > 0) & ~gone & ~far
-        high = np.where(shown[..., None], part, -np.inf).max(axis=1)
-        low = np.where(shown[..., None], part, np.inf).min(axis=1)
-        with np.errstate(invalid="ignore"):
-            extent[a:b] = np.where(shown.any(axis=1), (high - low).max(axis=1), 0.0)
+        extent[a:b] = np.nan_to_num(person_height_px(part, (conf[a:b] > 0) & ~gone & ~far), nan=0.0)
         missing[a:b], absurd[a:b] = gone, far
     return missing, absurd, extent
 
