@@ -49,6 +49,15 @@ def check_output(path: Path, frames: int, hypotheses: int) -> dict[str, np.ndarr
     return data
 
 
+def assert_bad_input(proc, words) -> None:
+    """Exit status 2 and one stderr line, "error: ...", holding every one of ``words``."""
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:"), proc.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
 def test_lift_with_tiny_prior_matches_the_library(tmp_path, tiny_prior_file):
     conf = np.full((3, 17), 0.9)
     conf[1, 4] = 0.3
@@ -144,11 +153,7 @@ def test_bad_input_exits_2_with_one_error_line(tmp_path, tiny_prior_file, case):
     src = make(tmp_path / "in.npz")
     out = tmp_path / "out.npz"
     proc = run_cli("lift", src, out, "--prior", tiny_prior_file, "--iterations", 5)
-    assert proc.returncode == 2, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:"), proc.stderr
-    for word in words:
-        assert word in lines[0]
+    assert_bad_input(proc, words)
     assert not out.exists()
     assert list(tmp_path.glob("out*")) == []
 
@@ -240,11 +245,7 @@ def test_bad_layouts_exit_2_with_one_error_line(tmp_path, tiny_prior_file, case)
     arrays, options, words = BAD_LAYOUTS[case]
     src = write_npz(tmp_path / "in.npz", **arrays)
     proc = run_cli("lift", src, tmp_path / "out.npz", "--prior", tiny_prior_file, "--iterations", 5, *options)
-    assert proc.returncode == 2, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:"), proc.stderr
-    for word in words:
-        assert word in lines[0], lines[0]
+    assert_bad_input(proc, words)
     assert not (tmp_path / "out.npz").exists()
 
 
@@ -350,11 +351,7 @@ def test_bad_camera_options_exit_2_with_one_error_line(tmp_path, tiny_prior_file
     options = [o.replace("{calib}", str(tmp_path / "calib.yml")) for o in options]
     src = write_npz(tmp_path / "in.npz", keypoints=KP, K=K)
     proc = run_cli("lift", src, tmp_path / "out.npz", "--prior", tiny_prior_file, "--iterations", 5, *options)
-    assert proc.returncode == 2, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:"), proc.stderr
-    for word in words:
-        assert word in lines[0], lines[0]
+    assert_bad_input(proc, words)
 
 
 def test_json_input_without_a_camera_is_bad_input(tmp_path, tiny_prior_file):
