@@ -13,6 +13,7 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # test this checkout's zedo_core and training, however pytest is started
 
+from zedo_core.inputs import InputError
 from zedo_core.network import NetworkConfig, ScoreNetwork
 from zedo_core.prior import PosePrior, load_prior
 from zedo_core.sde import SubVPSDE
@@ -106,6 +107,15 @@ def tiny_prior_file(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def shipped_prior() -> PosePrior:
     return load_prior(device="cpu")
+
+
+def one_line_input_error(call, *args) -> str:
+    """The InputError ``call(*args)`` raises; fails on any other exception or a multi-line message."""
+    with pytest.raises(InputError) as info:
+        call(*args)
+    message = str(info.value)
+    assert message and "\n" not in message, message
+    return message
 
 
 def rotation_y(angle_deg: float) -> np.ndarray:

@@ -23,19 +23,10 @@ from zedo_core.inputs import InputError, LiftInputs, validate_inputs
 from zedo_core.keypoint_files import KeypointSequence, read_keypoints
 from zedo_core.lifting import LiftConfig, lift
 
-from conftest import synthetic_camera_data
+from conftest import one_line_input_error, synthetic_camera_data
 
 POSES, K, KP = synthetic_camera_data(3)
 CONF = np.full((3, 17), 0.9)
-
-
-def one_line_input_error(call, *args) -> str:
-    """The InputError ``call(*args)`` raises; fails on any other exception or a multi-line message."""
-    with pytest.raises(InputError) as info:
-        call(*args)
-    message = str(info.value)
-    assert message and "\n" not in message, message
-    return message
 
 
 # ------------------------------------------------------------------------------- crafted archives

@@ -12,7 +12,7 @@ from zedo_core.inputs import InputError
 from zedo_core.keypoint_files import KeypointSequence, read_keypoints
 from zedo_core.layouts import LayoutError, to_h36m
 
-from conftest import synthetic_camera_data
+from conftest import one_line_input_error, synthetic_camera_data
 
 _, K, KP17 = synthetic_camera_data(3)
 
@@ -357,11 +357,7 @@ BAD_FILES = {
 @pytest.mark.parametrize("case", list(BAD_FILES))
 def test_bad_files_raise_one_clear_input_error(tmp_path, case):
     make, words = BAD_FILES[case]
-    path = make(tmp_path)
-    with pytest.raises(InputError) as info:
-        read_keypoints(path)
-    message = str(info.value)
-    assert "\n" not in message
+    message = one_line_input_error(read_keypoints, make(tmp_path))
     for word in words:
         assert word in message, message
 
