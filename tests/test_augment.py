@@ -164,3 +164,19 @@ def test_joint_jitter_and_batch_with_joint_offsets():
     assert offset.shape == (256, 51)
     assert offset.reshape(256, 17, 3)[:, 0].abs().max() < 1e-12  # still pelvis-relative
     assert (offset - plain).abs().max() > 0.01
+
+
+def test_training_batch_mixes_the_cmu_share_and_is_the_plain_recipe_without_it():
+    from training.train import TrainConfig, training_batch
+
+    h36m = WORLD_T_POSE[None].float().repeat(4, 1, 1)
+    cmu = 1.5 * h36m  # every bone 1.5x as long: tells the two sources apart
+    plain = TrainConfig(batch_size=64, bone_scale=0.0)
+    expected = augmented_batch(h36m, 64, torch.Generator().manual_seed(5), 0.0)
+    assert torch.equal(training_batch(h36m, None, plain, torch.Generator().manual_seed(5)), expected)
+    assert torch.equal(training_batch(h36m, cmu, plain, torch.Generator().manual_seed(5)), expected)
+    mixed = training_batch(h36m, cmu, TrainConfig(batch_size=64, bone_scale=0.0, cmu_fraction=0.25), torch.Generator().manual_seed(5))
+    lengths = _bone_lengths(mixed.reshape(64, 17, 3).double()) / _bone_lengths(WORLD_T_POSE)
+    assert mixed.shape == (64, 51)
+    assert torch.allclose(lengths[:48], torch.ones(48, 16, dtype=torch.float64), atol=1e-5)
+    assert torch.allclose(lengths[48:], torch.full((16, 16), 1.5, dtype=torch.float64), atol=1e-5)

@@ -182,3 +182,18 @@ def test_s8_sets_share_their_frames_drawn_uniformly(h36m_dir):
     assert not np.allclose(base[0].gt3d, mixed[0].gt3d)
     again, _ = validate.build_sets(args)
     assert [c.key for c in again[0].clips] == [c.key for c in base]
+
+
+def test_cmu_subjects_split_training_from_validation():
+    with pytest.raises(ValueError, match="held out for validation"):
+        cmu.training_poses(None, (1, 7))
+    _need(SHARED / "cmu" / cmu.POSES_FILE)
+    held_out = validate.cmu_clips(str(SHARED / "cmu"), 40, 1, 0, cmu.HELD_OUT_SUBJECTS)
+    assert {cmu.subject_of(c.key.split("/")[1]) for c in held_out} <= set(cmu.HELD_OUT_SUBJECTS)
+    assert len({c.key for c in held_out}) > 5
+    poses = cmu.training_poses(str(SHARED / "cmu"))
+    trials = cmu.load_trials(str(SHARED / "cmu"))
+    assert len(poses) == sum(len(p) for t, p in trials.items() if cmu.subject_of(t) in cmu.TRAIN_SUBJECTS)
+    assert np.abs(poses[:, 0]).max() == 0 and poses[:, 10, 2].mean() > 0.5  # pelvis-relative, head up (world Z up)
+    with pytest.raises(ValueError, match="no CMU trials of subjects"):
+        validate.cmu_clips(str(SHARED / "cmu"), 4, 1, 0, (99,))

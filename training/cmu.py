@@ -14,6 +14,11 @@ import numpy as np
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "cmu"
 POSES_FILE = "cmu_h36m17_30fps.npz"
 FPS = 30.0
+# A prior may mix in CMU poses (``training.train --cmu-fraction``) only from these subjects; the
+# others stay held out for validation (``training.validate --cmu-subjects``): people, and the
+# walks and runs of subjects 7-9, the prior has never seen.
+TRAIN_SUBJECTS = (1, 2, 3, 5, 6)
+HELD_OUT_SUBJECTS = (7, 8, 9, 131)
 
 
 def resolve_data_dir(data_dir: str | Path | None) -> Path:
@@ -36,6 +41,24 @@ def load_trials(data_dir: str | Path | None) -> dict[str, np.ndarray]:
                 raise ValueError(f"{path}: key {trial!r} must have shape (F, 17, 3), got {poses.shape}")
             trials[trial] = poses.astype(np.float64) / 1000.0
     return trials
+
+
+def subject_of(trial: str) -> int:
+    """The CMU subject of a trial id (``"131_03"`` -> 131)."""
+    return int(trial.split("_")[0])
+
+
+def training_poses(data_dir: str | Path | None, subjects: tuple[int, ...] = TRAIN_SUBJECTS) -> np.ndarray:
+    """Every frame of the given subjects' trials, pelvis-relative world poses in metres ``(M, 17, 3)``
+    (world Z up, as Human3.6M's)."""
+    if set(subjects) & set(HELD_OUT_SUBJECTS):
+        raise ValueError(f"CMU subjects {HELD_OUT_SUBJECTS} are held out for validation, got {subjects}")
+    trials = load_trials(data_dir)
+    chosen = [poses for trial, poses in sorted(trials.items()) if subject_of(trial) in subjects]
+    if not chosen:
+        raise ValueError(f"no CMU trials of subjects {subjects}")
+    poses = np.concatenate(chosen)
+    return poses - poses[:, :1]
 
 
 def look_at(eye: np.ndarray, target: np.ndarray) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Train the pose prior on Human3.6M S1, S5, S6, S7, S8 (3D poses only).
+"""Train the pose prior on Human3.6M S1, S5, S6, S7, S8 (3D poses only), optionally mixed with
+CMU mocap of its training subjects (``--cmu-fraction``; ``training.cmu.TRAIN_SUBJECTS``).
 
 Resumable: re-running with the same ``--out`` continues from ``checkpoint.pt``. Logs the loss to
 ``log.csv``. ``python -m training.train --help`` lists the recipe's knobs; the defaults are the
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from training import cmu
 from training.augment import augmented_batch
 from training.h36m import TRAIN_SUBJECTS, load_poses
 from training.score_module import ScoreModule
@@ -46,6 +48,9 @@ class TrainConfig:
     # detectors mark them; and an isotropic Gaussian (metres) on every joint after that.
     joint_offset: float = 0.0
     joint_jitter: float = 0.0
+    # Share of every batch drawn from CMU mocap (training.cmu.TRAIN_SUBJECTS; other people, motions
+    # and joint conventions), augmented the same way; the rest from Human3.6M.
+    cmu_fraction: float = 0.0
     seed: int = 0
     checkpoint_every: int = 1_000
 
@@ -73,6 +78,19 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
+def training_batch(
+    world_rel: torch.Tensor, cmu_world_rel: torch.Tensor | None, cfg: TrainConfig, generator: torch.Generator
+) -> torch.Tensor:
+    """One augmented batch ``(B, 51)``: ``cfg.cmu_fraction`` of it from the CMU poses, the rest
+    from Human3.6M's (without CMU poses, the draws of the Human3.6M-only recipe)."""
+    n_cmu = round(cfg.cmu_fraction * cfg.batch_size) if cmu_world_rel is not None else 0
+    options = (cfg.bone_scale, cfg.part_swap, cfg.joint_offset, cfg.joint_jitter)
+    batch = augmented_batch(world_rel, cfg.batch_size - n_cmu, generator, *options)
+    if n_cmu == 0:
+        return batch
+    return torch.cat([batch, augmented_batch(cmu_world_rel, n_cmu, generator, *options)])
+
+
 def input_statistics(world_rel: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     sample = torch.cat([augmented_batch(world_rel, 8192, generator) for _ in range(8)])
     return sample.mean(0), sample.std(0).clamp_min(1e-3)
@@ -84,12 +102,19 @@ def train(
     cfg: TrainConfig,
     net_cfg: NetworkConfig,
     subjects: tuple[str, ...] = TRAIN_SUBJECTS,
+    cmu_dir: str | None = None,
+    cmu_subjects: tuple[int, ...] = cmu.TRAIN_SUBJECTS,
 ) -> None:
+    if not 0.0 <= cfg.cmu_fraction < 1.0:
+        raise ValueError(f"cmu_fraction must lie in [0, 1), got {cfg.cmu_fraction}")
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / "checkpoint.pt"
     torch.manual_seed(cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)
     world_rel = training_poses(data_dir, subjects)
+    cmu_world_rel = None
+    if cfg.cmu_fraction > 0:
+        cmu_world_rel = torch.from_numpy(cmu.training_poses(cmu_dir, cmu_subjects)).float()
     sde = SubVPSDE()
     net = ScoreModule(net_cfg)
     ema = ScoreModule(net_cfg)
@@ -117,9 +142,7 @@ def train(
     net.train()
     started, running = time.time(), 0.0
     while step < cfg.steps:
-        x0 = augmented_batch(
-            world_rel, cfg.batch_size, generator, cfg.bone_scale, cfg.part_swap, cfg.joint_offset, cfg.joint_jitter
-        )
+        x0 = training_batch(world_rel, cmu_world_rel, cfg, generator)
         t = sample_times(cfg.batch_size, cfg, generator)
         noise = torch.randn(x0.shape, generator=generator)
         xt = sde.perturb(x0, t, noise)
@@ -149,6 +172,7 @@ def train(
                 "torch_rng": torch.get_rng_state(),
                 "step": step,
                 "train_config": asdict(cfg),
+                "cmu_subjects": list(cmu_subjects) if cmu_world_rel is not None else [],
                 "network_config": net_cfg.to_dict(),
             }
             tmp = ckpt_path.with_suffix(".tmp")
@@ -170,12 +194,17 @@ def main(argv: list[str] | None = None) -> None:
         "--subjects", nargs="+", default=list(TRAIN_SUBJECTS),
         help="training subjects (a subset holds one out for validation, e.g. S1 S5 S6 S7)",
     )
+    parser.add_argument("--cmu", default=None, help="CMU folder (default ../shared/data/cmu; used with --cmu-fraction)")
+    parser.add_argument(
+        "--cmu-subjects", nargs="+", type=int, default=list(cmu.TRAIN_SUBJECTS),
+        help=f"CMU subjects mixed in with --cmu-fraction ({' '.join(map(str, cmu.HELD_OUT_SUBJECTS))} are held out)",
+    )
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = TrainConfig(**{f: getattr(args, f) for f in asdict(TrainConfig())})
     net_cfg = NetworkConfig(**{f: getattr(args, "net_" + f) for f in asdict(NetworkConfig())})
-    train(args.data, args.out, cfg, net_cfg, tuple(args.subjects))
+    train(args.data, args.out, cfg, net_cfg, tuple(args.subjects), args.cmu, tuple(args.cmu_subjects))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,9 @@ with the reason. The sets (``--frames`` frames each, seeded; every S8 set uses t
 - ``cmu``: ``../shared/data/cmu`` (CMU mocap as the 17 joints, other people and conventions)
   filmed by virtual cameras: 1920 x 1080 px, 60 degree horizontal field of view, at heights
   :data:`CMU_HEIGHTS_M` and distances :data:`CMU_DISTANCES_M` drawn per clip, any heading, aimed
-  at the person.
+  at the person. ``--cmu-subjects`` keeps only some subjects' trials: for a prior trained with
+  CMU poses mixed in (``training.train --cmu-fraction``), its held-out subjects
+  (``training.cmu.HELD_OUT_SUBJECTS``).
 - ``pose2sim``: ``../shared/data/pose2sim``, real OpenPose detections (BODY_25B's first 17
   keypoints as COCO through ``zedo_core.layouts``, with their confidences) of each of the four
   calibrated cameras lifted alone, against the four-view triangulation put into that camera's
@@ -230,12 +232,17 @@ def noise_clips(clips: list[Clip], noise: DetectorNoise, seed: int) -> list[Clip
     return out
 
 
-def cmu_clips(data_dir: str | None, frames: int, clip_len: int, seed: int) -> list[Clip]:
+def cmu_clips(
+    data_dir: str | None, frames: int, clip_len: int, seed: int, subjects: tuple[int, ...] | None = None
+) -> list[Clip]:
     """CMU clips filmed by virtual cameras (module docstring): one camera per clip, fixed, at a
     drawn height and horizontal distance (plus however far the pelvis wanders in the clip) from
-    the clip's mean pelvis, any heading, aimed at the mean pelvis."""
+    the clip's mean pelvis, any heading, aimed at the mean pelvis. ``subjects``: only their trials
+    (None: every trial)."""
     trials = cmu.load_trials(data_dir)
-    names = sorted(trials)
+    names = sorted(name for name in trials if subjects is None or cmu.subject_of(name) in subjects)
+    if not names:
+        raise ValueError(f"no CMU trials of subjects {subjects}")
     rng = _rng(seed, "cmu")
     K = cmu.intrinsics(*CMU_IMAGE, CMU_HFOV_DEG)
     clips = []
@@ -304,11 +311,12 @@ def build_sets(args: argparse.Namespace) -> tuple[list[ValidationSet], dict[str,
     if "cmu" in wanted:
         clip_len = max(1, round(args.clip_seconds * cmu.FPS)) if args.video else 1
         try:
-            clips = cmu_clips(args.cmu, args.frames, clip_len, args.seed)
+            subjects = tuple(args.cmu_subjects) if args.cmu_subjects else None
+            clips = cmu_clips(args.cmu, args.frames, clip_len, args.seed, subjects)
         except (FileNotFoundError, OSError, ValueError, KeyError) as exc:
             skipped["cmu"] = f"CMU: {exc}"
         else:
-            info = {"heights_m": CMU_HEIGHTS_M, "distances_m": CMU_DISTANCES_M}
+            info = {"heights_m": CMU_HEIGHTS_M, "distances_m": CMU_DISTANCES_M, "subjects": args.cmu_subjects or "all"}
             info.update(image=CMU_IMAGE, hfov_deg=CMU_HFOV_DEG)
             sets.append(ValidationSet("cmu", "CMU mocap, virtual cameras, ground-truth 2D", clips, cmu.FPS, info))
     if "pose2sim" in wanted:
@@ -439,6 +447,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="Human3.6M subject of the s8* sets (a training subject; S9/S11 are for training.evaluate only)")  # fmt: skip
     parser.add_argument("--h36m", default=None, help="Human3.6M folder (default ../shared/data/h36m)")
     parser.add_argument("--cmu", default=None, help="CMU folder (default ../shared/data/cmu)")
+    parser.add_argument(
+        "--cmu-subjects", nargs="+", type=int, default=None,
+        help=f"only these CMU subjects (default all; {' '.join(map(str, cmu.HELD_OUT_SUBJECTS))} for a prior trained with --cmu-fraction)",
+    )
     parser.add_argument("--pose2sim", default=None, help="Pose2Sim folder (default ../shared/data/pose2sim)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
