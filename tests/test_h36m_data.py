@@ -57,6 +57,20 @@ def test_build_samples_shapes(gt_samples):
     assert action_name("Walking 1") == "Walking" and action_name("WalkingDog 1") == "WalkDog"
 
 
+def test_random_frames_are_drawn_uniformly_from_every_frame_and_seeded(h36m_dir):
+    def draw(seed):
+        samples = build_samples(str(h36m_dir), "gt", stride=640, random_frames=60, seed=seed)
+        return samples, list(zip(samples.keys, samples.frames.tolist()))
+
+    drawn, pairs = draw(4)
+    assert len(drawn.keys) == 60 and drawn.gt3d.shape == (60, 17, 3)
+    assert {k.split("/")[0] for k in drawn.keys} == set(TEST_SUBJECTS) and len(set(drawn.keys)) > 30
+    assert any(f % 640 for f in drawn.frames.tolist())  # not the stride's frames
+    assert len(set(pairs)) == 60  # without replacement
+    assert draw(4)[1] == pairs and draw(5)[1] != pairs
+    np.testing.assert_allclose(drawn.keypoints, project_np(drawn.gt3d, drawn.K), atol=1e-6)
+
+
 def test_accuracy_smoke_with_shipped_prior(shipped_prior, gt_samples):
     """Ground-truth 2D of 16 test samples. The 250 mm bound is a loose smoke bound only (a broken
     prior or loop lands far above it); the real accuracy is measured by training/evaluate.py."""

@@ -1,4 +1,5 @@
-"""Evaluate lifting on Human3.6M S9 + S11 (all four cameras, every 640th frame by default).
+"""Evaluate lifting on Human3.6M S9 + S11 (all four cameras, every 640th frame by default, or
+``--random-frames N`` drawn uniformly at random from every frame).
 
 Inputs: (a) ground-truth 2D (pinhole projection of the 3D joints) and/or (b) the real
 Stacked-Hourglass detections mapped to the 17 joints. Prints MPJPE and PA-MPJPE (mm) per action
@@ -64,38 +65,56 @@ def action_name(sequence: str) -> str:
 
 
 def build_samples(
-    data_dir: str | None, source: str, stride: int, mapping: str = "thorax", subjects: tuple[str, ...] = TEST_SUBJECTS
+    data_dir: str | None,
+    source: str,
+    stride: int,
+    mapping: str = "thorax",
+    subjects: tuple[str, ...] = TEST_SUBJECTS,
+    random_frames: int = 0,
+    seed: int = 0,
 ) -> Samples:
-    """Every ``stride``-th frame of every sequence and camera of ``subjects``, with ground-truth
-    2D (``source="gt"``) or the Stacked-Hourglass detections mapped by ``mapping``."""
+    """Every ``stride``-th frame of every sequence and camera of ``subjects`` — or, with
+    ``random_frames``, that many frames drawn uniformly at random (seeded, without replacement)
+    from all of their frames — with ground-truth 2D (``source="gt"``) or the Stacked-Hourglass
+    detections mapped by ``mapping`` (then only frames that have detections)."""
     poses = load_poses(data_dir, subjects)
     cameras = load_cameras(data_dir)
     detections = load_detections(data_dir) if source == "detections" else {}
-    keys, actions, frames, gt, kps, confs, Ks = [], [], [], [], [], [], []
+    items = []  # (sequence key, camera id, camera, frames available)
     for seq_key, world in poses.items():
-        subject, sequence = seq_key.split("/")
-        for cam_id, cam in cameras[subject].items():
-            idx = np.arange(0, len(world), stride)
-            cam3d = cam.world_to_camera_m(world[idx])
+        for cam_id, cam in cameras[seq_key.split("/")[0]].items():
+            det_key = f"{seq_key}/{cam_id}"
             if source == "gt":
-                kp = project(cam3d, cam.K)
-                conf = np.ones(kp.shape[:2])
-            else:
-                det_key = f"{seq_key}/{cam_id}"
-                if det_key not in detections:
-                    continue
-                det = detections[det_key]
-                idx = idx[idx < len(det)]
-                cam3d = cam3d[: len(idx)]
-                kp, conf = to_h36m(det[idx], layout=MAPPINGS[mapping])
-                kp = np.where(conf[..., None] > 0, kp, 0.0)  # missing joints: 0 px with confidence 0
-            keys += [f"{seq_key}/{cam_id}"] * len(idx)
-            actions += [action_name(sequence)] * len(idx)
-            frames.append(idx)
-            gt.append(cam3d)
-            kps.append(kp)
-            confs.append(conf)
-            Ks.append(np.broadcast_to(cam.K, (len(idx), 3, 3)))
+                items.append((seq_key, cam_id, cam, len(world)))
+            elif det_key in detections:
+                items.append((seq_key, cam_id, cam, min(len(world), len(detections[det_key]))))
+    if random_frames:
+        counts = np.array([item[3] for item in items])
+        if random_frames > counts.sum():
+            raise SystemExit(f"error: --random-frames {random_frames} is more than the {counts.sum()} {source} frames")
+        drawn = np.sort(np.random.default_rng(seed).choice(counts.sum(), random_frames, replace=False))
+        item_of = np.searchsorted(np.cumsum(counts), drawn, side="right")
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    keys, actions, frames, gt, kps, confs, Ks = [], [], [], [], [], [], []
+    for i, (seq_key, cam_id, cam, available) in enumerate(items):
+        sequence = seq_key.split("/")[1]
+        idx = drawn[item_of == i] - starts[i] if random_frames else np.arange(0, available, stride)
+        if len(idx) == 0:
+            continue
+        cam3d = cam.world_to_camera_m(poses[seq_key][idx])
+        if source == "gt":
+            kp = project(cam3d, cam.K)
+            conf = np.ones(kp.shape[:2])
+        else:
+            kp, conf = to_h36m(detections[f"{seq_key}/{cam_id}"][idx], layout=MAPPINGS[mapping])
+            kp = np.where(conf[..., None] > 0, kp, 0.0)  # missing joints: 0 px with confidence 0
+        keys += [f"{seq_key}/{cam_id}"] * len(idx)
+        actions += [action_name(sequence)] * len(idx)
+        frames.append(idx)
+        gt.append(cam3d)
+        kps.append(kp)
+        confs.append(conf)
+        Ks.append(np.broadcast_to(cam.K, (len(idx), 3, 3)))
     if not keys:
         raise SystemExit(f"error: no {source} samples for subjects {', '.join(subjects)}")
     return Samples(keys, actions, np.concatenate(frames), np.concatenate(gt), np.concatenate(kps), np.concatenate(confs), np.concatenate(Ks))
@@ -299,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hypotheses", nargs="+", type=int, default=None, help="(default 1 10 50; 1 with --sequences)")
     parser.add_argument("--iterations", type=int, default=LiftConfig.iterations)
     parser.add_argument("--stride", type=int, default=640, help="evaluate every STRIDE-th frame")
+    parser.add_argument("--random-frames", type=int, default=0, metavar="N",
+                        help="instead of --stride: N frames drawn uniformly at random (seeded by --seed)")
     parser.add_argument("--subjects", nargs="+", default=list(TEST_SUBJECTS), help="subjects to evaluate (default S9 S11)")
     parser.add_argument("--mapping", choices=sorted(MAPPINGS), default="thorax", help="detector joint mapping")
     parser.add_argument("--limit", type=int, default=0, help="evaluate only the first LIMIT samples (smoke runs)")
@@ -327,14 +348,14 @@ def main(argv: list[str] | None = None) -> int:
     config = apply_overrides(config, args.set)
     full = {
         "command": "python -m training.evaluate " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "config": {**config.__dict__, "stride": args.stride, "mapping": args.mapping, "subjects": args.subjects, "device": str(prior.device)},
+        "config": {**config.__dict__, "stride": args.stride, "random_frames": args.random_frames, "mapping": args.mapping, "subjects": args.subjects, "device": str(prior.device)},
         "prior": prior.metadata,
         "results": {},
     }
     if args.sequences:
         evaluate_sequences(args, prior, replace(config, hypotheses=args.hypotheses[0]), full)
     for source in args.inputs if not args.sequences else []:
-        samples = build_samples(args.data, source, args.stride, args.mapping, tuple(args.subjects))
+        samples = build_samples(args.data, source, args.stride, args.mapping, tuple(args.subjects), args.random_frames, args.seed)
         if args.limit:
             samples = Samples(*(getattr(samples, f)[: args.limit] for f in Samples.__dataclass_fields__))
         for S in args.hypotheses:
