@@ -58,7 +58,7 @@ def build(
     codebooks: tuple[int, ...] = CODEBOOK_SIZES,
 ) -> None:
     """Write a prior asset from one training checkpoint, or an ensemble from several."""
-    members, provenance = [], []
+    members, provenance, cmu_subjects = [], [], set()
     for checkpoint in checkpoints:
         state = torch.load(checkpoint, map_location="cpu", weights_only=True)
         network = ScoreModule(NetworkConfig(**state["network_config"]))
@@ -67,13 +67,17 @@ def build(
         provenance.append(
             {"run": checkpoint.parent.name, "training_steps": int(state["step"]), "train_config": dict(state["train_config"])}
         )
+        cmu_subjects.update(int(s) for s in state.get("cmu_subjects", []))
+    trained_on = f"Human3.6M {' '.join(subjects)} (non-commercial research licence)"
+    if cmu_subjects:
+        trained_on += f"; CMU mocap subjects {' '.join(map(str, sorted(cmu_subjects)))} (mocap.cs.cmu.edu, NSF EIA-0196217)"
     prior = PosePrior(
         members=members,
         sde=SubVPSDE(),
         initial_poses=kmeans_initial_poses(data_dir, counts=codebooks, subjects=subjects),
         metadata={
             "weights": "ema" if use_ema else "raw",
-            "trained_on": f"Human3.6M {' '.join(subjects)} (non-commercial research licence)",
+            "trained_on": trained_on,
             "members": provenance,
         },
     )
