@@ -1,0 +1,37 @@
+"""training.train end to end on a tiny network: the CMU mix, resuming, and the built prior's record."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")  # training needs PyTorch (the engine does not): imports below follow the skip
+
+from training import build_assets, cmu  # noqa: E402
+from training.train import TrainConfig, train  # noqa: E402
+from zedo_core.network import NetworkConfig  # noqa: E402
+from zedo_core.prior import load_prior  # noqa: E402
+
+from conftest import REPO_ROOT  # noqa: E402
+
+CMU_DIR = REPO_ROOT.parent / "shared" / "data" / "cmu"
+
+
+def test_a_cmu_mixed_run_resumes_and_its_prior_credits_cmu(h36m_dir, tmp_path: Path):
+    if not (CMU_DIR / cmu.POSES_FILE).is_file():
+        pytest.skip(f"CMU data not found: {CMU_DIR / cmu.POSES_FILE}")
+    tiny = NetworkConfig(width=32, num_blocks=1, time_embedding_dim=16, groups=4)
+    config = TrainConfig(steps=4, batch_size=16, warmup_steps=1, checkpoint_every=2, cmu_fraction=0.25)
+    out = tmp_path / "run"
+    train(str(h36m_dir), out, TrainConfig(**{**config.__dict__, "steps": 2}), tiny, ("S1",), str(CMU_DIR), (1, 2))
+    train(str(h36m_dir), out, config, tiny, ("S1",), str(CMU_DIR), (1, 2))  # resumes at step 2
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert state["step"] == 4 and state["cmu_subjects"] == [1, 2] and state["train_config"]["cmu_fraction"] == 0.25
+    assert len((out / "log.csv").read_text().splitlines()) == 1  # header only: no 100-step mark reached
+    with pytest.raises(ValueError, match="held out for validation"):
+        train(str(h36m_dir), tmp_path / "bad", config, tiny, ("S1",), str(CMU_DIR), (1, 131))
+    prior_file = tmp_path / "prior.npz"
+    build_assets.build([out / "checkpoint.pt"], str(h36m_dir), prior_file, subjects=("S1",), codebooks=(1, 4))
+    trained_on = load_prior(prior_file, device="cpu").metadata["trained_on"]
+    assert "Human3.6M S1" in trained_on and "CMU mocap subjects 1 2" in trained_on
