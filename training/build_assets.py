@@ -27,7 +27,7 @@ from zedo_core.sde import SubVPSDE
 HYPOTHESIS_COUNTS = (1, 10, 50)
 CODEBOOK_SIZES = tuple(sorted({*HYPOTHESIS_COUNTS, LiftConfig().start_pool}))
 # The shipped prior's members: the bone-scaling recipe, and the same with --part-swap 0.5.
-SHIPPED_RUNS = ("prior_bones", "prior_swap")
+SHIPPED_RUNS = ("prior_bones_cmu", "prior_swap_cmu")
 
 
 def kmeans_initial_poses(
