@@ -162,6 +162,7 @@ def test_smoke_run_on_the_shared_data(tiny_prior_file, h36m_dir, tmp_path, capsy
             assert result["mpjpe"] > 0 and 0 <= result["pck150"] <= 100
         assert any(line.startswith(f"{name} ") for line in printed.splitlines())
     assert set(report["sets"]["pose2sim"]["results"]["video"]["groups"]) == {"cam01", "cam02", "cam03", "cam04"}
+    assert report["sets"]["cmu"]["subjects"] == list(cmu.HELD_OUT_SUBJECTS)  # by default: no prior trained on them
     assert report["sets"]["s8"]["results"]["video"]["temporal_sigma"] == pytest.approx(2.0)  # 0.08 s at 25 fps
 
 

@@ -21,9 +21,9 @@ with the reason. The sets (``--frames`` frames each, seeded; every S8 set uses t
 - ``cmu``: ``../shared/data/cmu`` (CMU mocap as the 17 joints, other people and conventions)
   filmed by virtual cameras: 1920 x 1080 px, 60 degree horizontal field of view, at heights
   :data:`CMU_HEIGHTS_M` and distances :data:`CMU_DISTANCES_M` drawn per clip, any heading, aimed
-  at the person. ``--cmu-subjects`` keeps only some subjects' trials: for a prior trained with
-  CMU poses mixed in (``training.train --cmu-fraction``), its held-out subjects
-  (``training.cmu.HELD_OUT_SUBJECTS``).
+  at the person. Only the trials of ``--cmu-subjects``: by default the subjects no prior may be
+  trained on (``training.cmu.HELD_OUT_SUBJECTS``: the shipped prior mixes in the others;
+  ``training.train --cmu-fraction``).
 - ``pose2sim``: ``../shared/data/pose2sim``, real OpenPose detections (BODY_25B's first 17
   keypoints as COCO through ``zedo_core.layouts``, with their confidences) of each of the four
   calibrated cameras lifted alone, against the four-view triangulation put into that camera's
@@ -311,12 +311,11 @@ def build_sets(args: argparse.Namespace) -> tuple[list[ValidationSet], dict[str,
     if "cmu" in wanted:
         clip_len = max(1, round(args.clip_seconds * cmu.FPS)) if args.video else 1
         try:
-            subjects = tuple(args.cmu_subjects) if args.cmu_subjects else None
-            clips = cmu_clips(args.cmu, args.frames, clip_len, args.seed, subjects)
+            clips = cmu_clips(args.cmu, args.frames, clip_len, args.seed, tuple(args.cmu_subjects))
         except (FileNotFoundError, OSError, ValueError, KeyError) as exc:
             skipped["cmu"] = f"CMU: {exc}"
         else:
-            info = {"heights_m": CMU_HEIGHTS_M, "distances_m": CMU_DISTANCES_M, "subjects": args.cmu_subjects or "all"}
+            info = {"heights_m": CMU_HEIGHTS_M, "distances_m": CMU_DISTANCES_M, "subjects": list(args.cmu_subjects)}
             info.update(image=CMU_IMAGE, hfov_deg=CMU_HFOV_DEG)
             sets.append(ValidationSet("cmu", "CMU mocap, virtual cameras, ground-truth 2D", clips, cmu.FPS, info))
     if "pose2sim" in wanted:
@@ -448,8 +447,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--h36m", default=None, help="Human3.6M folder (default ../shared/data/h36m)")
     parser.add_argument("--cmu", default=None, help="CMU folder (default ../shared/data/cmu)")
     parser.add_argument(
-        "--cmu-subjects", nargs="+", type=int, default=None,
-        help=f"only these CMU subjects (default all; {' '.join(map(str, cmu.HELD_OUT_SUBJECTS))} for a prior trained with --cmu-fraction)",
+        "--cmu-subjects", nargs="+", type=int, default=list(cmu.HELD_OUT_SUBJECTS),
+        help=f"CMU subjects of the cmu set (default the held-out {' '.join(map(str, cmu.HELD_OUT_SUBJECTS))}; "
+        "before session 8 every subject was used)",
     )
     parser.add_argument("--pose2sim", default=None, help="Pose2Sim folder (default ../shared/data/pose2sim)")
     parser.add_argument("--device", default="auto")
