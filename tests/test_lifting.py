@@ -494,7 +494,7 @@ def test_video_passes_keep_every_row_once_with_bounded_size_and_overhead(frames,
 
 def test_keypoint_smoothing_in_blocks_is_exact():
     """The whole-clip 2D smoothing runs in blocks (bounded memory) with the same result."""
-    from zedo_core.temporal import robust_fit, robust_fit_in_blocks
+    from zedo_core.temporal import fit_in_blocks, robust_fit
 
     rng = np.random.default_rng(3)
     x = rng.normal(size=(700, 4, 2)).cumsum(0)
@@ -502,7 +502,9 @@ def test_keypoint_smoothing_in_blocks_is_exact():
     x[100:103, 1] += 30.0  # outliers
     labels = np.repeat([0, 1, 2], [300, 250, 150])
     whole = robust_fit(x, 3.0, labels, 0.5, degree=2)[0]
-    blocks = robust_fit_in_blocks(x, 3.0, labels, 0.5, degree=2, block=64)
+    blocks = np.full_like(x, np.nan)
+    for start, stop, fit in fit_in_blocks(x, 3.0, labels, 0.5, degree=2, block=64):
+        blocks[start:stop] = fit
     np.testing.assert_allclose(blocks, whole, rtol=0, atol=1e-9)
 
 

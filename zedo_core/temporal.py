@@ -212,23 +212,6 @@ def fit_in_blocks(
         yield start, stop, fit[start - lo : stop - lo]
 
 
-def robust_fit_in_blocks(
-    x: np.ndarray,
-    sigma: float,
-    segments: np.ndarray | None,
-    outlier_threshold: float | None,
-    degree: int = 1,
-    block: int = 2048,
-    robust_iterations: int = 2,
-) -> np.ndarray:
-    """:func:`robust_fit`'s fit of a long ``(T, J, D)`` numpy trajectory (:func:`fit_in_blocks`
-    assembled), in ``x``'s dtype: exactly the whole trajectory's fit, in bounded memory."""
-    out = np.empty_like(x)
-    for start, stop, fit in fit_in_blocks(x, sigma, segments, outlier_threshold, degree, block, robust_iterations):
-        out[start:stop] = fit
-    return out
-
-
 def smooth_trajectories(
     x: Array,
     sigma: float,
