@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from training import cmu, pose2sim, validate
-from training.evaluate import Clip
+from training.evaluate import Clip, draw_starts
 from training.h36m import project
 from zedo_core.skeleton import JOINT_NAMES
 
@@ -63,7 +63,7 @@ def test_detector_noise_rates():
 
 
 def test_draw_starts_are_distinct_and_inside_every_item():
-    draws = validate._draw_starts([5, 0, 3, -2, 7], 15, np.random.default_rng(1))
+    draws = draw_starts([5, 0, 3, -2, 7], 15, np.random.default_rng(1))
     assert len(set(draws)) == 15 and all(start < [5, 0, 3, -2, 7][item] for item, start in draws)
 
 

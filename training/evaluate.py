@@ -64,6 +64,19 @@ def action_name(sequence: str) -> str:
     return {"WalkingDog": "WalkDog", "TakingPhoto": "Photo"}.get(name, name)
 
 
+def draw_starts(lengths: list[int], count: int, rng: np.random.Generator) -> list[tuple[int, int]]:
+    """``count`` distinct ``(item, start)`` pairs uniformly over all valid starts of the items."""
+    lengths = np.maximum(np.asarray(lengths), 0)
+    total = int(lengths.sum())
+    if total == 0:
+        raise ValueError("no clip fits in the data")
+    flat = np.sort(rng.choice(total, size=min(count, total), replace=False))
+    bounds = np.cumsum(lengths)
+    items = np.searchsorted(bounds, flat, side="right")
+    starts = flat - np.concatenate([[0], bounds[:-1]])[items]
+    return list(zip(items.tolist(), starts.tolist()))
+
+
 def build_samples(
     data_dir: str | None,
     source: str,
@@ -89,16 +102,14 @@ def build_samples(
             elif det_key in detections:
                 items.append((seq_key, cam_id, cam, min(len(world), len(detections[det_key]))))
     if random_frames:
-        counts = np.array([item[3] for item in items])
-        if random_frames > counts.sum():
-            raise SystemExit(f"error: --random-frames {random_frames} is more than the {counts.sum()} {source} frames")
-        drawn = np.sort(np.random.default_rng(seed).choice(counts.sum(), random_frames, replace=False))
-        item_of = np.searchsorted(np.cumsum(counts), drawn, side="right")
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        total = sum(item[3] for item in items)
+        if random_frames > total:
+            raise SystemExit(f"error: --random-frames {random_frames} is more than the {total} {source} frames")
+        drawn = np.array(draw_starts([item[3] for item in items], random_frames, np.random.default_rng(seed)))
     keys, actions, frames, gt, kps, confs, Ks = [], [], [], [], [], [], []
     for i, (seq_key, cam_id, cam, available) in enumerate(items):
         sequence = seq_key.split("/")[1]
-        idx = drawn[item_of == i] - starts[i] if random_frames else np.arange(0, available, stride)
+        idx = drawn[drawn[:, 0] == i, 1] if random_frames else np.arange(0, available, stride)
         if len(idx) == 0:
             continue
         cam3d = cam.world_to_camera_m(poses[seq_key][idx])

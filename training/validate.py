@@ -54,7 +54,7 @@ import numpy as np
 import torch
 
 from training import cmu, pose2sim
-from training.evaluate import H36M_FPS, Clip, action_name, apply_overrides, lift_clips
+from training.evaluate import H36M_FPS, Clip, action_name, apply_overrides, draw_starts, lift_clips
 from training.h36m import TRAIN_SUBJECTS, load_cameras, load_poses, project
 from zedo_core.layouts import to_h36m
 from zedo_core.lifting import LiftConfig
@@ -129,19 +129,6 @@ def _rng(seed: int, name: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(name.encode())])
 
 
-def _draw_starts(lengths: list[int], count: int, rng: np.random.Generator) -> list[tuple[int, int]]:
-    """``count`` distinct ``(item, start)`` pairs uniformly over all valid starts of the items."""
-    lengths = np.maximum(np.asarray(lengths), 0)
-    total = int(lengths.sum())
-    if total == 0:
-        raise ValueError("no clip fits in the data")
-    flat = np.sort(rng.choice(total, size=min(count, total), replace=False))
-    bounds = np.cumsum(lengths)
-    items = np.searchsorted(bounds, flat, side="right")
-    starts = flat - np.concatenate([[0], bounds[:-1]])[items]
-    return list(zip(items.tolist(), starts.tolist()))
-
-
 # ---------------------------------------------------------------------------------------- sets
 
 
@@ -158,7 +145,7 @@ def h36m_clips(
     span = (clip_len - 1) * frame_step + 1
     lengths = [len(poses[key]) - span + 1 for key, _ in entries]
     clips = []
-    for item, start in _draw_starts(lengths, math.ceil(frames / clip_len), _rng(seed, f"h36m/{subject}")):
+    for item, start in draw_starts(lengths, math.ceil(frames / clip_len), _rng(seed, f"h36m/{subject}")):
         key, cam_id = entries[item]
         cam = cameras[cam_id]
         idx = start + frame_step * np.arange(clip_len)
@@ -246,7 +233,7 @@ def cmu_clips(
     rng = _rng(seed, "cmu")
     K = cmu.intrinsics(*CMU_IMAGE, CMU_HFOV_DEG)
     clips = []
-    for item, start in _draw_starts([len(trials[n]) - clip_len + 1 for n in names], math.ceil(frames / clip_len), rng):
+    for item, start in draw_starts([len(trials[n]) - clip_len + 1 for n in names], math.ceil(frames / clip_len), rng):
         world = trials[names[item]][start : start + clip_len]
         height, distance = rng.choice(CMU_HEIGHTS_M), rng.choice(CMU_DISTANCES_M)
         heading = rng.uniform(0.0, 2 * np.pi)
