@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from zedo_core.metrics import auc, mpjpe, pa_mpjpe, pck, procrustes_align
+from zedo_core.metrics import auc, mpjpe, pa_mpjpe, pck, procrustes_align, root_path_error
 
 from conftest import T_POSE
 
@@ -91,3 +91,15 @@ def test_procrustes_is_the_optimal_proper_similarity():
         )
         aligned = procrustes_align(predicted, target)
         assert ((aligned - target) ** 2).sum() == pytest.approx(best.fun, rel=1e-6, abs=1e-10)
+
+
+def test_root_path_error_forgives_one_scale_of_the_clip_and_sees_a_lurch():
+    rng = np.random.default_rng(0)
+    truth = rng.normal(size=(20, 17, 3)) * 0.2 + np.array([0.0, 0.0, 5.0])
+    np.testing.assert_allclose(root_path_error(1.1 * truth, truth), 0.0, atol=1e-12)
+    lurch = truth.copy()
+    lurch[-3:, :, 2] += [[0.1], [0.2], [0.3]]
+    error = root_path_error(lurch, truth)
+    assert error[-1] > 0.2 and np.all(error[:-3] < 0.05)
+    lurch[5] = np.nan
+    assert np.isnan(root_path_error(lurch, truth)[5]) and np.isfinite(np.delete(root_path_error(lurch, truth), 5)).all()

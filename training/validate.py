@@ -58,7 +58,7 @@ from training.evaluate import H36M_FPS, Clip, action_name, apply_overrides, draw
 from training.h36m import TRAIN_SUBJECTS, load_cameras, load_poses, project
 from zedo_core.layouts import to_h36m
 from zedo_core.lifting import LiftConfig
-from zedo_core.metrics import acceleration_error, mpjpe, pa_mpjpe, pck, procrustes_align
+from zedo_core.metrics import acceleration_error, mpjpe, pa_mpjpe, pck, procrustes_align, root_path_error
 from zedo_core.prior import PriorLoadError, load_prior
 from zedo_core.skeleton import JOINT_NAMES
 from zedo_core.temporal import video_sigma
@@ -334,6 +334,7 @@ def score(clips: list[Clip], poses: list[np.ndarray]) -> dict:
         "pck150": pck(pred[valid], gt[valid]) * 100,
     }
     accel = [acceleration_error(p, c.gt3d) * 1000 for c, p in zip(clips, poses) if len(c.gt3d) >= 3]
+    root_path = [root_path_error(p, c.gt3d) * 1000 for c, p in zip(clips, poses) if len(c.gt3d) >= 3]
     pelvis_aligned = (pred[valid] - pred[valid, :1]) - (gt[valid] - gt[valid, :1])
     aligned = procrustes_align(pred[valid], gt[valid]) - gt[valid]
     per_joint = {
@@ -357,6 +358,7 @@ def score(clips: list[Clip], poses: list[np.ndarray]) -> dict:
     report["per_joint"] = per_joint
     if accel:
         report["accel_mm_per_frame2"] = round(float(np.nanmean(np.concatenate(accel))), 3)
+        report["root_path_mm"] = round(float(np.nanmean(np.concatenate(root_path))), 2)
     report["groups"] = {g: summary(groups == g) for g in sorted(set(groups.tolist()))}
     return report
 

@@ -21,6 +21,7 @@ from .geometry import (
 from .initialization import adam_reference_start, grid_search_start
 from .inputs import InputError, LiftInputs, validate_inputs
 from .prior import PosePrior
+from .scale import steady_size
 from .skeleton import NUM_JOINTS
 from .temporal import robust_fit, smooth_keypoints
 
@@ -113,6 +114,11 @@ class LiftConfig:
     # against 56.2 with lines and 52.6 frame by frame) or 1 (line; equal on Human3.6M).
     temporal_degree: int = 2
     temporal_keypoint_degree: int = 2
+    # Video mode's last step: every frame scaled about the camera centre to its clip's median body
+    # size (zedo_core.scale.steady_size; the factor smoothed over 2 x temporal_sigma frames). The
+    # 2D fit and the poses' shapes stay; the distance to the camera stops following the small size
+    # drifts of the lifted poses, which made a clip's last frames lurch (docs/validation.md).
+    steady_size: bool = True
 
     def __post_init__(self) -> None:
         if self.hypotheses < 1:
@@ -229,6 +235,8 @@ def _with_focal_scaled(K: Array, scale: float) -> Array:
 # further (12 sigmas: 1.8 mm, 24: 0.11, 32: 0.02, 48: 0.003). 32 sigmas cost 3% more work at the
 # default chunk size and 25 fps.
 HALO_SIGMAS = 32.0
+# Width of steady_size's smoothing of the size correction, in temporal_sigma.
+STEADY_SIZE_SIGMAS = 2.0
 
 
 @dataclass
@@ -330,6 +338,15 @@ def _optimise_chunk(
     absolute = pose + translation[:, None, :]
     implausibility = prior.implausibility(absolute, config.selection_t)
     return absolute, reprojection_error_px(absolute, keypoints, K, weights), implausibility
+
+
+def _score_plausibility(prior: PosePrior, hypotheses: np.ndarray, out: np.ndarray, config: LiftConfig) -> None:
+    """``out`` ``(N, S)`` refilled with the prior's implausibility of the lifted ``hypotheses``."""
+    poses, scores = hypotheses.reshape(-1, NUM_JOINTS, 3), out.reshape(-1)
+    rows = np.flatnonzero(np.isfinite(poses).all(axis=(1, 2)))
+    for a in range(0, len(rows), config.chunk_size):
+        chunk = rows[a : a + config.chunk_size]
+        scores[chunk] = to_numpy(prior.implausibility(prior.array(poses[chunk]), config.selection_t))
 
 
 def combine_hypotheses(
@@ -552,6 +569,9 @@ def lift(
             to_numpy(absolute)[keep], to_numpy(err)[keep], to_numpy(energy)[keep]
         )
     del kp_given, kp_lifted, conf_given, K_given
+    if config.video and config.steady_size:
+        hypotheses = steady_size(hypotheses, STEADY_SIZE_SIGMAS * config.temporal_sigma, labels)
+        _score_plausibility(prior, hypotheses, implausibility, config)
 
     selected, poses3d = combine_hypotheses(hypotheses, reproj, implausibility, config.selection)
     valid = valid_input & np.isfinite(poses3d).all(axis=(1, 2))

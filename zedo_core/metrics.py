@@ -69,3 +69,20 @@ def acceleration_error(predicted: np.ndarray, target: np.ndarray) -> np.ndarray:
         out[1:-1] = np.linalg.norm(accel_p - accel_t, axis=-1).mean(axis=-1)
     out[~np.isfinite(out)] = np.nan
     return out
+
+
+def root_path_error(predicted: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Pelvis path error ``(T,)`` of one clip of absolute camera-frame poses ``(T, J, 3)``, in the
+    input's unit: the distance between the true pelvis and the predicted one after the whole
+    clip is scaled about the camera centre by the one factor that fits the true path best (least
+    squares). A single camera cannot know the body's size, so a clip's path is only known up to
+    that factor; what remains is its shape: drift, jitter, a lurch. Frames that are not finite in
+    either input are NaN (and do not count in the fit)."""
+    p, t = predicted[:, PELVIS].astype(np.float64), target[:, PELVIS].astype(np.float64)
+    ok = np.isfinite(p).all(-1) & np.isfinite(t).all(-1)
+    out = np.full(p.shape[0], np.nan)
+    if not ok.any():
+        return out
+    scale = (p[ok] * t[ok]).sum() / max((p[ok] ** 2).sum(), 1e-12)
+    out[ok] = np.linalg.norm(scale * p[ok] - t[ok], axis=-1)
+    return out
