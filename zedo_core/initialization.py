@@ -61,7 +61,8 @@ def _pinhole_cost(planes: tuple[Array, Array, Array], T: Array, keypoints: Array
     du0 = (K[:, 0, 2, None] - xp.where(seen, keypoints[..., 0], xp.zeros_like(weights)))[:, None, :]
     dv0 = (K[:, 1, 2, None] - xp.where(seen, keypoints[..., 1], xp.zeros_like(weights)))[:, None, :]
     depth = z + T[..., 2:3]
-    inv_z = 1.0 / depth
+    with np.errstate(divide="ignore"):  # a joint on the camera plane: its candidate is dropped below
+        inv_z = 1.0 / depth
     du = (x + T[..., 0:1]) * inv_z * fx + du0
     dv = (y + T[..., 1:2]) * inv_z * fy + dv0
     dist = xp.sqrt(du * du + dv * dv)
