@@ -21,7 +21,7 @@ from .geometry import (
 from .initialization import adam_reference_start, grid_search_start
 from .inputs import InputError, LiftInputs, validate_inputs
 from .prior import PosePrior
-from .scale import steady_size
+from .scale import steady_size_factors
 from .skeleton import NUM_JOINTS
 from .temporal import robust_fit, smooth_keypoints
 
@@ -570,7 +570,7 @@ def lift(
         )
     del kp_given, kp_lifted, conf_given, K_given
     if config.video and config.steady_size:
-        hypotheses = steady_size(hypotheses, STEADY_SIZE_SIGMAS * config.temporal_sigma, labels)
+        hypotheses *= steady_size_factors(hypotheses, STEADY_SIZE_SIGMAS * config.temporal_sigma, labels)[:, :, None, None]
         _score_plausibility(prior, hypotheses, implausibility, config)
 
     selected, poses3d = combine_hypotheses(hypotheses, reproj, implausibility, config.selection)

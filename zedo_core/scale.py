@@ -19,6 +19,7 @@ from .skeleton import JOINT_NAMES, PARENTS
 from .temporal import fit_in_blocks
 
 _J = {name: i for i, name in enumerate(JOINT_NAMES)}
+_BLOCK = 4096
 # The ankle joint sits above the sole by about this fraction of standing height (8 cm at 1.75 m).
 ANKLE_HEIGHT_FRACTION = 0.046
 # Segments stacked from ankle to head top when standing straight (left and right legs averaged).
@@ -61,6 +62,35 @@ def body_size(poses: np.ndarray) -> np.ndarray:
     return np.linalg.norm(poses[..., child, :] - poses[..., parent, :], axis=-1).sum(axis=-1)
 
 
+def steady_size_factors(poses3d: np.ndarray, sigma: float, segments: np.ndarray | None = None) -> np.ndarray:
+    """The factors ``(T, S)`` by which :func:`steady_size` scales absolute poses ``(T, S, 17, 3)``
+    (NaN where a pose has a NaN joint)."""
+    poses = np.asarray(poses3d)
+    if poses.ndim != 4 or poses.shape[2:] != (len(PARENTS), 3):
+        raise ValueError(f"poses3d must have shape (T, S, {len(PARENTS)}, 3), got {poses.shape}")
+    T, S = poses.shape[:2]
+    labels = np.zeros(T, dtype=np.int64) if segments is None else np.asarray(segments)
+    if labels.shape != (T,):
+        raise ValueError(f"segments must have shape ({T},), got {labels.shape}")
+    size = np.empty((T, S))
+    for a in range(0, T, _BLOCK):  # small temporaries on long clips
+        size[a : a + _BLOCK] = body_size(poses[a : a + _BLOCK].astype(np.float64))
+    ratio = np.full((T, S), np.nan)
+    for label in np.unique(labels):
+        frames = labels == label
+        clip = size[frames]
+        seen = np.isfinite(clip) & (clip > 0)
+        counts = seen.sum(axis=0)
+        median = np.array([np.median(clip[seen[:, s], s]) if counts[s] else np.nan for s in range(S)])
+        ratio[frames] = np.where(seen, median / np.where(seen, clip, 1.0), np.nan)
+    if sigma > 0:
+        smoothed = np.full_like(ratio, np.nan)
+        for a, b, fit in fit_in_blocks(ratio[:, :, None], sigma, labels, outlier_threshold=None):
+            smoothed[a:b] = fit[:, :, 0]
+        ratio = np.where(np.isfinite(ratio), smoothed, np.nan)
+    return ratio
+
+
 def steady_size(poses3d: np.ndarray, sigma: float, segments: np.ndarray | None = None) -> np.ndarray:
     """Absolute camera-frame poses ``(T, S, 17, 3)`` (frames, hypotheses) with every frame scaled
     about the camera centre to the size of its clip.
@@ -71,29 +101,9 @@ def steady_size(poses3d: np.ndarray, sigma: float, segments: np.ndarray | None =
     projections are unchanged; what changes is each frame's size and, with it, its distance to the
     camera, which no longer drifts when the lifted size does (the closed-form translation puts a
     3% larger pose 3% farther away). ``segments`` ``(T,)`` labels the clips (default: one clip);
-    frames with a NaN joint stay NaN. Returns a new array of the poses' dtype.
+    frames with a NaN joint stay NaN. Returns a new array of the poses' dtype
+    (:func:`steady_size_factors` gives the factors alone).
     """
     poses = np.asarray(poses3d)
-    if poses.ndim != 4 or poses.shape[2:] != (len(PARENTS), 3):
-        raise ValueError(f"poses3d must have shape (T, S, {len(PARENTS)}, 3), got {poses.shape}")
-    T, S = poses.shape[:2]
-    labels = np.zeros(T, dtype=np.int64) if segments is None else np.asarray(segments)
-    if labels.shape != (T,):
-        raise ValueError(f"segments must have shape ({T},), got {labels.shape}")
-    size = body_size(poses.astype(np.float64))
-    ratio = np.full((T, S), np.nan)
-    for label in np.unique(labels):
-        frames = labels == label
-        clip = size[frames]
-        seen = np.isfinite(clip) & (clip > 0)
-        counts = seen.sum(axis=0)
-        if not counts.any():
-            continue
-        median = np.array([np.median(clip[seen[:, s], s]) if counts[s] else np.nan for s in range(S)])
-        ratio[frames] = np.where(seen, median / np.where(seen, clip, 1.0), np.nan)
-    if sigma > 0:
-        smoothed = np.full_like(ratio, np.nan)
-        for a, b, fit in fit_in_blocks(ratio[:, :, None], sigma, labels, outlier_threshold=None):
-            smoothed[a:b] = fit[:, :, 0]
-        ratio = np.where(np.isfinite(ratio), smoothed, np.nan)
-    return (poses * ratio[:, :, None, None]).astype(poses.dtype, copy=False)
+    factors = steady_size_factors(poses, sigma, segments)
+    return (poses * factors[:, :, None, None]).astype(poses.dtype, copy=False)
