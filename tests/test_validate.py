@@ -116,6 +116,9 @@ def test_score_counts_groups_and_unlifted_frames():
     report = validate.score([b], [moved])
     assert report["per_joint"]["left_wrist"]["mpjpe"] == pytest.approx(100.0)
     assert report["per_joint"]["right_wrist"]["mpjpe"] == 0.0 and report["mpjpe"] == pytest.approx(100.0 / 17, abs=0.01)
+    # The pelvis path: exact in clip `a`; clip `b` shifted 200 mm deeper is off in path, not in pose.
+    assert validate.score([a], [a.gt3d])["root_path_mm"] == 0.0
+    assert validate.score([b], [shifted])["root_path_mm"] > 1.0
 
 
 def test_smoke_run_every_set_skips_absent_data(tiny_prior_file, tmp_path, capsys):
