@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from zedo_core.geometry import rotation_grid
 from zedo_core.inputs import InputError
 from zedo_core.lifting import LiftCancelled, LiftConfig, LiftResult, combine_hypotheses, initial_poses, lift
 from zedo_core.prior import PosePrior
+from zedo_core.scale import body_size
 
 from conftest import T_POSE, project_np
 from test_inputs import BAD_INPUTS
@@ -60,6 +62,24 @@ def test_prior_selection_picks_the_most_plausible_hypothesis(tiny_prior, camera_
     np.testing.assert_allclose(result.implausibility, expected, rtol=1e-4, atol=1e-6)
     np.testing.assert_array_equal(result.selected, result.implausibility.argmin(axis=1))
     np.testing.assert_array_equal(result.poses3d, result.hypotheses[np.arange(3), result.selected])
+
+
+def test_video_mode_keeps_each_clip_one_size_and_scores_the_returned_poses(tiny_prior, camera_data):
+    _, K, kp = camera_data(12, seed=2)
+    segments = np.repeat([0, 1], 6)
+    config = LiftConfig(hypotheses=3, iterations=5, selection="prior", temporal_sigma=1.0)
+    result = lift(tiny_prior, kp, K, config=config, segments=segments)
+    loose = lift(tiny_prior, kp, K, config=replace(config, steady_size=False), segments=segments)
+    # The same poses up to one factor per frame and hypothesis, about the camera centre.
+    factors = np.linalg.norm(result.hypotheses, axis=-1) / np.linalg.norm(loose.hypotheses, axis=-1)
+    np.testing.assert_allclose(factors, np.broadcast_to(factors[..., :1], factors.shape), rtol=1e-4)
+    np.testing.assert_allclose(result.reprojection_error_px, loose.reprojection_error_px, rtol=1e-3, atol=1e-3)
+    # Each clip's sizes move towards its median, and the scores are those of the poses returned.
+    for clip in (slice(0, 6), slice(6, 12)):
+        size, loose_size = body_size(result.hypotheses[clip]), body_size(loose.hypotheses[clip])
+        assert np.abs(size / np.median(loose_size, axis=0) - 1).max() < np.abs(loose_size / np.median(loose_size, axis=0) - 1).max()
+    expected = tiny_prior.implausibility(result.hypotheses.reshape(36, 17, 3), config.selection_t).reshape(12, 3)
+    np.testing.assert_allclose(result.implausibility, expected, rtol=1e-4, atol=1e-6)
 
 
 def test_implausibility_is_translation_invariant_and_zero_where_no_noise_is_seen(tiny_prior):
