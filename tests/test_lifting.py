@@ -12,9 +12,10 @@ import pytest
 
 from zedo_core.geometry import rotation_grid
 from zedo_core.inputs import InputError
-from zedo_core.lifting import LiftCancelled, LiftConfig, LiftResult, combine_hypotheses, initial_poses, lift
+from zedo_core.lifting import LiftCancelled, LiftConfig, LiftResult, _TimeAxis, combine_hypotheses, initial_poses, lift
 from zedo_core.prior import PosePrior
 from zedo_core.scale import body_size
+from zedo_core.skeleton import PARENTS
 
 from conftest import T_POSE, project_np
 from test_inputs import BAD_INPUTS
@@ -80,6 +81,46 @@ def test_video_mode_keeps_each_clip_one_size_and_scores_the_returned_poses(tiny_
         assert np.abs(size / np.median(loose_size, axis=0) - 1).max() < np.abs(loose_size / np.median(loose_size, axis=0) - 1).max()
     expected = tiny_prior.implausibility(result.hypotheses.reshape(36, 17, 3), config.selection_t).reshape(12, 3)
     np.testing.assert_allclose(result.implausibility, expected, rtol=1e-4, atol=1e-6)
+
+
+def _time_axis(frames: int, S: int, segments: np.ndarray) -> _TimeAxis:
+    return _TimeAxis(slot=np.arange(frames * S), frames=frames, S=S, segments=segments)
+
+
+def test_bone_lengths_are_pulled_to_their_clips_median_with_directions_kept():
+    rng = np.random.default_rng(4)
+    frames, S = 6, 2
+    pose = (T_POSE - T_POSE[0])[None] * rng.uniform(0.8, 1.2, size=(frames * S, 17, 1))
+    pose[:, 0] = 0.0
+    axis = _time_axis(frames, S, np.repeat([0, 1], 3))
+    children, parents = np.arange(1, 17), np.asarray(PARENTS[1:])
+
+    def bones(p):
+        return p[:, children] - p[:, parents]
+
+    np.testing.assert_allclose(axis.pull_bone_lengths(pose, 0.0), pose, atol=1e-12)
+    full = axis.pull_bone_lengths(pose, 1.0)
+    lengths = np.linalg.norm(bones(full), axis=-1).reshape(frames, S, 16)
+    before = np.linalg.norm(bones(pose), axis=-1).reshape(frames, S, 16)
+    for clip in (slice(0, 3), slice(3, 6)):  # each clip and hypothesis: its own median
+        np.testing.assert_allclose(lengths[clip], np.broadcast_to(np.median(before[clip], axis=0), lengths[clip].shape), rtol=1e-9)
+    unit = bones(full) / np.linalg.norm(bones(full), axis=-1, keepdims=True)
+    np.testing.assert_allclose(unit, bones(pose) / np.linalg.norm(bones(pose), axis=-1, keepdims=True), atol=1e-9)
+    np.testing.assert_array_equal(full[:, 0], 0.0)
+    half = np.linalg.norm(bones(axis.pull_bone_lengths(pose, 0.5)), axis=-1).reshape(frames, S, 16)
+    np.testing.assert_allclose(half, 0.5 * (before + lengths), rtol=1e-9)
+
+
+def test_video_mode_pulls_each_clips_bones_together(tiny_prior, camera_data):
+    _, K, kp = camera_data(12, seed=3)
+    config = LiftConfig(iterations=10, temporal_sigma=1.0, steady_size=False)
+    spread = {}
+    for pull in (0.0, 0.3):
+        result = lift(tiny_prior, kp, K, config=replace(config, bone_length_pull=pull))
+        p = result.poses3d
+        lengths = np.linalg.norm(p[:, 1:] - p[:, list(PARENTS[1:])], axis=-1)
+        spread[pull] = (lengths.std(axis=0) / lengths.mean(axis=0)).mean()
+    assert spread[0.3] < 0.5 * spread[0.0]
 
 
 def test_implausibility_is_translation_invariant_and_zero_where_no_noise_is_seen(tiny_prior):
@@ -250,6 +291,8 @@ def test_lift_rejects_bad_inputs(tiny_prior, override, expected):
         (dict(step_size=-1e-3), "step_size"),
         (dict(t_min=0.2, t_max=0.1), "t_min"),
         (dict(t_min=0.0), "t_min"),
+        (dict(bone_length_pull=1.5), "bone_length_pull"),
+        (dict(bone_length_pull=-0.1), "bone_length_pull"),
     ],
 )
 def test_lift_config_rejects_bad_values(kwargs, match):

@@ -9,7 +9,7 @@ from typing import Callable
 
 import numpy as np
 
-from .arrays import Array, as_dtype, asarray_like, copy, dtype_name, full_like_shape, namespace, to_numpy
+from .arrays import Array, as_dtype, asarray_like, copy, dtype_name, full_like_shape, namespace, nanmedian, norm, to_numpy
 from .geometry import (
     project_onto_rays,
     refine_translation_px,
@@ -22,7 +22,7 @@ from .initialization import adam_reference_start, grid_search_start
 from .inputs import InputError, LiftInputs, validate_inputs
 from .prior import PosePrior
 from .scale import steady_size_factors
-from .skeleton import NUM_JOINTS
+from .skeleton import NUM_JOINTS, PARENTS
 from .temporal import robust_fit, smooth_keypoints
 
 ProgressCallback = Callable[[int, int], None]
@@ -119,6 +119,12 @@ class LiftConfig:
     # 2D fit and the poses' shapes stay; the distance to the camera stops following the small size
     # drifts of the lifted poses, which made a clip's last frames lurch (docs/validation.md).
     steady_size: bool = True
+    # Video mode: one body per clip. After every coupling step each bone's length moves this
+    # fraction of the way to its median over the clip (per hypothesis), its direction kept; over
+    # the loop's iterations the clip's bones converge to common lengths while the rays and the prior
+    # keep repairing the poses. A small pull per step, not a hard constraint: hard per-clip lengths
+    # bent noisy clips (docs/validation.md). 0 = off.
+    bone_length_pull: float = 0.1
 
     def __post_init__(self) -> None:
         if self.hypotheses < 1:
@@ -145,6 +151,8 @@ class LiftConfig:
             raise ValueError(f"translation_refinement must be >= 0, got {self.translation_refinement}")
         if self.temporal_degree not in (1, 2) or self.temporal_keypoint_degree not in (1, 2):
             raise ValueError("temporal_degree and temporal_keypoint_degree must be 1 or 2")
+        if not 0.0 <= self.bone_length_pull <= 1.0:
+            raise ValueError(f"bone_length_pull must lie in [0, 1], got {self.bone_length_pull}")
         for name in ("temporal_sigma", "temporal_translation_sigma", "temporal_keypoint_sigma", "temporal_outlier"):
             value = getattr(self, name)
             if value is not None and not (math.isfinite(value) and value >= 0):
@@ -237,6 +245,9 @@ def _with_focal_scaled(K: Array, scale: float) -> Array:
 HALO_SIGMAS = 32.0
 # Width of steady_size's smoothing of the size correction, in temporal_sigma.
 STEADY_SIZE_SIGMAS = 2.0
+# Bones as (child, parent) joint indices, children in kinematic order.
+_CHILDREN = list(range(1, NUM_JOINTS))
+_BONE_PARENTS = list(PARENTS[1:])
 
 
 @dataclass
@@ -261,6 +272,28 @@ class _TimeAxis:
         fit, _ = robust_fit(dense, sigma, self.segments, outlier_threshold=None, degree=degree)
         fit = as_dtype(fit.reshape(self.frames * self.S, *x.shape[1:])[self.slot], dtype_name(x))
         return xp.where(xp.isfinite(fit), fit, x)
+
+    def pull_bone_lengths(self, pose: Array, fraction: float) -> Array:
+        """Pelvis-relative poses ``(R, 17, 3)`` with every bone's length moved ``fraction`` of the
+        way to its median over the frames of its segment and hypothesis, its direction kept."""
+        xp = namespace(pose)
+        bones = pose[:, _CHILDREN] - pose[:, _BONE_PARENTS]
+        length = norm(bones)
+        dense = full_like_shape(length, (self.frames * self.S, length.shape[1]), float("nan"))
+        dense[self.slot] = length
+        dense = dense.reshape(self.frames, self.S, length.shape[1])
+        median = xp.zeros_like(dense)
+        labels = to_numpy(self.segments)
+        for label in np.unique(labels):
+            frames = asarray_like(np.flatnonzero(labels == label), pose, "int64")
+            median[frames] = nanmedian(dense[frames], axis=0)[None]
+        target = median.reshape(self.frames * self.S, length.shape[1])[self.slot]
+        ratio = 1.0 + fraction * (target / xp.clip(length, 1e-9, None) - 1.0)
+        bones = bones * xp.where(xp.isfinite(ratio), ratio, xp.ones_like(ratio))[..., None]
+        joints = [pose[:, 0]]
+        for bone, parent in enumerate(_BONE_PARENTS):
+            joints.append(joints[parent] + bones[:, bone])
+        return xp.stack(joints, 1)
 
 
 def _joint_weights(confidence: Array) -> Array:
@@ -330,6 +363,8 @@ def _optimise_chunk(
             # the smoothing bent.
             pose = time_axis.smooth(pose, pose_sigma, config.temporal_degree)
             pose = pose - pose[:, :1]
+            if config.bone_length_pull > 0:
+                pose = time_axis.pull_bone_lengths(pose, config.bone_length_pull)
         on_iteration()
     if n > warmup:
         translation = new_translation(pose, rays, K)
