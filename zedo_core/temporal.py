@@ -11,6 +11,8 @@ What :func:`zedo_core.lift` does with a clip in video mode:
    closed-form solve, the translation by a local linear fit at half the width); the next ray
    projection and denoising step then repair the smoothed poses, so the answer both fits its own
    frame's rays and agrees with its neighbours.
+   Each bone's length is also pulled a little towards its median over the clip
+   (``LiftConfig.bone_length_pull``): one body per clip.
 3. Every frame is scaled about the camera centre to its clip's median body size
    (:func:`zedo_core.scale.steady_size`): the 2D fit stays, the distance to the camera no longer
    follows the lifted poses' small size drifts.
