@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Callable
 
 import numpy as np
@@ -273,6 +274,12 @@ class _TimeAxis:
         fit = as_dtype(fit.reshape(self.frames * self.S, *x.shape[1:])[self.slot], dtype_name(x))
         return xp.where(xp.isfinite(fit), fit, x)
 
+    @cached_property
+    def segment_frames(self) -> list[Array]:
+        """The local frames of each segment, as index arrays of the loop's kind."""
+        labels = to_numpy(self.segments)
+        return [asarray_like(np.flatnonzero(labels == label), self.slot, "int64") for label in np.unique(labels)]
+
     def pull_bone_lengths(self, pose: Array, fraction: float) -> Array:
         """Pelvis-relative poses ``(R, 17, 3)`` with every bone's length moved ``fraction`` of the
         way to its median over the frames of its segment and hypothesis, its direction kept."""
@@ -283,9 +290,7 @@ class _TimeAxis:
         dense[self.slot] = length
         dense = dense.reshape(self.frames, self.S, length.shape[1])
         median = xp.zeros_like(dense)
-        labels = to_numpy(self.segments)
-        for label in np.unique(labels):
-            frames = asarray_like(np.flatnonzero(labels == label), pose, "int64")
+        for frames in self.segment_frames:
             median[frames] = nanmedian(dense[frames], axis=0)[None]
         target = median.reshape(self.frames * self.S, length.shape[1])[self.slot]
         ratio = 1.0 + fraction * (target / xp.clip(length, 1e-9, None) - 1.0)
