@@ -543,10 +543,11 @@ def convert(job: Job, prepared: PreparedInput, settings: EstimateSettings, log=p
     if job.bvh:
         writers.append((job.bvh, lambda p: write_bvh(p, result.armature, fps, job.bvh_up, (scene.frame_start, scene.frame_end))))
     if job.fbx:
+        # Every key as keyed: the exporter's default curve simplification moved joints by up to 3 mm.
         writers.append((job.fbx, lambda p: _blender_write(
             bpy.ops.export_scene.fbx, p, use_selection=True, object_types={"ARMATURE"}, add_leaf_bones=False,
             bake_anim=True, bake_anim_use_nla_strips=False, bake_anim_use_all_actions=True,
-            bake_anim_force_startend_keying=True)))
+            bake_anim_force_startend_keying=True, bake_anim_simplify_factor=0.0)))
     writers.append((job.output, save_blend))
     engine_module("safe_io").write_outputs(writers, utf8_paths=True)
     written = ", ".join(_display(p) for p in (job.output, job.bvh, job.fbx) if p)
