@@ -23,7 +23,7 @@ from .initialization import adam_reference_start, grid_search_start
 from .inputs import InputError, LiftInputs, validate_inputs
 from .prior import PosePrior
 from .scale import steady_size_factors
-from .skeleton import NUM_JOINTS, PARENTS
+from .skeleton import BONE_CHILDREN, BONE_PARENTS, NUM_JOINTS
 from .temporal import robust_fit, smooth_keypoints
 
 ProgressCallback = Callable[[int, int], None]
@@ -246,9 +246,6 @@ def _with_focal_scaled(K: Array, scale: float) -> Array:
 HALO_SIGMAS = 32.0
 # Width of steady_size's smoothing of the size correction, in temporal_sigma.
 STEADY_SIZE_SIGMAS = 2.0
-# Bones as (child, parent) joint indices, children in kinematic order.
-_CHILDREN = list(range(1, NUM_JOINTS))
-_BONE_PARENTS = list(PARENTS[1:])
 
 
 @dataclass
@@ -284,7 +281,7 @@ class _TimeAxis:
         """Pelvis-relative poses ``(R, 17, 3)`` with every bone's length moved ``fraction`` of the
         way to its median over the frames of its segment and hypothesis, its direction kept."""
         xp = namespace(pose)
-        bones = pose[:, _CHILDREN] - pose[:, _BONE_PARENTS]
+        bones = pose[:, BONE_CHILDREN] - pose[:, BONE_PARENTS]
         length = norm(bones)
         dense = full_like_shape(length, (self.frames * self.S, length.shape[1]), float("nan"))
         dense[self.slot] = length
@@ -296,7 +293,7 @@ class _TimeAxis:
         ratio = 1.0 + fraction * (target / xp.clip(length, 1e-9, None) - 1.0)
         bones = bones * xp.where(xp.isfinite(ratio), ratio, xp.ones_like(ratio))[..., None]
         joints = [pose[:, 0]]
-        for bone, parent in enumerate(_BONE_PARENTS):
+        for bone, parent in enumerate(BONE_PARENTS):
             joints.append(joints[parent] + bones[:, bone])
         return xp.stack(joints, 1)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .inputs import InputError
-from .skeleton import JOINT_NAMES, PARENTS
+from .skeleton import BONE_CHILDREN, BONE_PARENTS, JOINT_NAMES, NUM_JOINTS
 from .temporal import fit_in_blocks
 
 _J = {name: i for i, name in enumerate(JOINT_NAMES)}
@@ -57,17 +57,15 @@ def scale_to_height(poses3d: np.ndarray, height_m: float) -> tuple[np.ndarray, f
 def body_size(poses: np.ndarray) -> np.ndarray:
     """The sum of the 16 bone lengths of poses ``(..., 17, 3)``, shape ``(...)``."""
     poses = np.asarray(poses)
-    child = np.arange(1, len(PARENTS))
-    parent = np.asarray(PARENTS[1:])
-    return np.linalg.norm(poses[..., child, :] - poses[..., parent, :], axis=-1).sum(axis=-1)
+    return np.linalg.norm(poses[..., BONE_CHILDREN, :] - poses[..., BONE_PARENTS, :], axis=-1).sum(axis=-1)
 
 
 def steady_size_factors(poses3d: np.ndarray, sigma: float, segments: np.ndarray | None = None) -> np.ndarray:
     """The factors ``(T, S)`` by which :func:`steady_size` scales absolute poses ``(T, S, 17, 3)``
     (NaN where a pose has a NaN joint)."""
     poses = np.asarray(poses3d)
-    if poses.ndim != 4 or poses.shape[2:] != (len(PARENTS), 3):
-        raise ValueError(f"poses3d must have shape (T, S, {len(PARENTS)}, 3), got {poses.shape}")
+    if poses.ndim != 4 or poses.shape[2:] != (NUM_JOINTS, 3):
+        raise ValueError(f"poses3d must have shape (T, S, {NUM_JOINTS}, 3), got {poses.shape}")
     T, S = poses.shape[:2]
     labels = np.zeros(T, dtype=np.int64) if segments is None else np.asarray(segments)
     if labels.shape != (T,):

@@ -26,6 +26,11 @@ NUM_JOINTS = len(JOINT_NAMES)
 # Parent of each joint (-1 for the root).
 PARENTS: tuple[int, ...] = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15)
 
+# The 16 bones as child and parent joint indices, children in kinematic order (every parent
+# before its children). Lists, so that they index an axis of numpy arrays and torch tensors.
+BONE_CHILDREN: list[int] = list(range(1, NUM_JOINTS))
+BONE_PARENTS: list[int] = list(PARENTS[1:])
+
 # Index of each joint's mirror image (left <-> right), used for flip augmentation.
 FLIP_PERMUTATION: tuple[int, ...] = (0, 4, 5, 6, 1, 2, 3, 7, 8, 9, 10, 14, 15, 16, 11, 12, 13)
 
