@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .arrays import nanmedian
 from .inputs import InputError
 from .skeleton import BONE_CHILDREN, BONE_PARENTS, JOINT_NAMES, NUM_JOINTS
 from .temporal import fit_in_blocks
@@ -77,10 +78,8 @@ def steady_size_factors(poses3d: np.ndarray, sigma: float, segments: np.ndarray 
     for label in np.unique(labels):
         frames = labels == label
         clip = size[frames]
-        seen = np.isfinite(clip) & (clip > 0)
-        counts = seen.sum(axis=0)
-        median = np.array([np.median(clip[seen[:, s], s]) if counts[s] else np.nan for s in range(S)])
-        ratio[frames] = np.where(seen, median / np.where(seen, clip, 1.0), np.nan)
+        clip = np.where(np.isfinite(clip) & (clip > 0), clip, np.nan)
+        ratio[frames] = nanmedian(clip, axis=0) / clip
     if sigma > 0:
         smoothed = np.full_like(ratio, np.nan)
         for a, b, fit in fit_in_blocks(ratio[:, :, None], sigma, labels, outlier_threshold=None):
