@@ -315,11 +315,11 @@ def _optimise_chunk(
     on_iteration: Callable[[], None],
     on_search: Callable[[int, int], None],
     time_axis: _TimeAxis | None = None,
-) -> tuple[Array, Array, Array]:
+) -> tuple[Array, Array]:
     """Run the initial search and the loop on one chunk of rows (coupled in time when a
     ``time_axis`` is given: video mode).
 
-    Returns absolute poses, reprojection errors (px) and the prior's implausibility scores."""
+    Returns absolute poses and their reprojection errors (px)."""
     xp = namespace(keypoints)
     visible = confidence > 0
     weights = _joint_weights(confidence)
@@ -373,17 +373,19 @@ def _optimise_chunk(
     if config.final_ray_projection:
         pose = project_onto_rays(pose, translation, rays, visible)
     absolute = pose + translation[:, None, :]
-    implausibility = prior.implausibility(absolute, config.selection_t)
-    return absolute, reprojection_error_px(absolute, keypoints, K, weights), implausibility
+    return absolute, reprojection_error_px(absolute, keypoints, K, weights)
 
 
-def _score_plausibility(prior: PosePrior, hypotheses: np.ndarray, out: np.ndarray, config: LiftConfig) -> None:
-    """``out`` ``(N, S)`` refilled with the prior's implausibility of the lifted ``hypotheses``."""
-    poses, scores = hypotheses.reshape(-1, NUM_JOINTS, 3), out.reshape(-1)
+def _implausibility(prior: PosePrior, hypotheses: np.ndarray, config: LiftConfig) -> np.ndarray:
+    """The prior's implausibility ``(N, S)`` of the lifted ``hypotheses`` ``(N, S, 17, 3)``, scored
+    ``chunk_size`` rows at a time; NaN where a hypothesis is NaN."""
+    poses = hypotheses.reshape(-1, NUM_JOINTS, 3)
+    scores = np.full(len(poses), np.nan, dtype=np.float32)
     rows = np.flatnonzero(np.isfinite(poses).all(axis=(1, 2)))
     for a in range(0, len(rows), config.chunk_size):
         chunk = rows[a : a + config.chunk_size]
         scores[chunk] = to_numpy(prior.implausibility(prior.array(poses[chunk]), config.selection_t))
+    return scores.reshape(hypotheses.shape[:2])
 
 
 def combine_hypotheses(
@@ -567,9 +569,8 @@ def lift(
         kp_given, kp_lifted, conf_given, K_given = (x[frames] for x in (kp_given, kp_lifted, conf_given, K_given))
     hypotheses = np.full((n_frames, S, NUM_JOINTS, 3), np.nan, dtype=np.float32)
     reproj = np.full((n_frames, S), np.nan, dtype=np.float32)
-    implausibility = np.full((n_frames, S), np.nan, dtype=np.float32)
     # Row r of the lifted frames (frame r // S of `frames`, hypothesis r % S) in the outputs' rows.
-    hypothesis_rows, reproj_rows, implausibility_rows = hypotheses.reshape(-1, NUM_JOINTS, 3), reproj.reshape(-1), implausibility.reshape(-1)
+    hypothesis_rows, reproj_rows = hypotheses.reshape(-1, NUM_JOINTS, 3), reproj.reshape(-1)
     for lifted, kept in passes:
         # Rows are frame-major: frame f, hypothesis s -> row f * S + s.
         row = lifted.ravel()
@@ -584,7 +585,7 @@ def lift(
                 S=group,
                 segments=prior.array(labels[frames[f[0]] : frames[f[-1]] + 1], "int64"),
             )
-        absolute, err, energy = _optimise_chunk(
+        absolute, err = _optimise_chunk(
             prior,
             templates_all if pooled else templates_all[prior.array(s, "int64")],
             prior.array(kp_lifted[f]),
@@ -602,13 +603,12 @@ def lift(
             )
         keep = kept.ravel()
         out = frames[f[keep]] * S + s[keep]
-        hypothesis_rows[out], reproj_rows[out], implausibility_rows[out] = (
-            to_numpy(absolute)[keep], to_numpy(err)[keep], to_numpy(energy)[keep]
-        )
+        hypothesis_rows[out], reproj_rows[out] = to_numpy(absolute)[keep], to_numpy(err)[keep]
     del kp_given, kp_lifted, conf_given, K_given
     if config.video and config.steady_size:
         hypotheses *= steady_size_factors(hypotheses, STEADY_SIZE_SIGMAS * config.temporal_sigma, labels)[:, :, None, None]
-        _score_plausibility(prior, hypotheses, implausibility, config)
+    # Scored once, on the poses returned (after steady size, which rescales them).
+    implausibility = _implausibility(prior, hypotheses, config)
 
     selected, poses3d = combine_hypotheses(hypotheses, reproj, implausibility, config.selection)
     valid = valid_input & np.isfinite(poses3d).all(axis=(1, 2))
