@@ -7,7 +7,8 @@
 - video mode's cost: 50 hypotheses against frame by frame, and a 1000 fps clip against a 25 fps
   clip of the same length (per frame), both with few iterations; at the default iterations,
   video mode against frame by frame, and with its bone-length pull and its last step (steady
-  size) each turned off.
+  size) each turned off;
+- frame by frame with the ray release (LiftConfig.ray_release) turned off.
 
 Input: the bundled example clip, tiled to the needed length.
 
@@ -127,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
             f"\nsame {n}-frame batch, S=1, CPU: numpy {ours_s:.2f} s, torch {torch_s:.2f} s ({threads} threads): "
             f"numpy runs at {torch_s / ours_s:.2f}x torch's speed"
         )
+
+    unreleased_s = timed(prior, n, replace(ours, ray_release=0.0), args.repeats)
+    report["ray_release"] = {"frames": n, "seconds": ours_s, "without_ray_release_seconds": unreleased_s, "cost": ours_s / unreleased_s}
+    print(f"\nsame {n}-frame batch, S=1: without the ray release {unreleased_s:.2f} s (the release costs {ours_s / unreleased_s:.3f}x)")
 
     single = first_network_only(prior)
     ours_single_s = timed(single, n, ours, args.repeats)

@@ -6,13 +6,16 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from zedo_core.geometry import rotation_grid
 from zedo_core.inputs import InputError
-from zedo_core.lifting import LiftCancelled, LiftConfig, LiftResult, _TimeAxis, combine_hypotheses, initial_poses, lift
+from zedo_core import lifting
+from zedo_core.geometry import reprojection_error_px
+from zedo_core.lifting import LiftCancelled, LiftConfig, LiftResult, _joints_to_release, _TimeAxis, combine_hypotheses, initial_poses, lift
 from zedo_core.prior import PosePrior
 from zedo_core.scale import body_size
 from zedo_core.skeleton import PARENTS
@@ -21,6 +24,7 @@ from conftest import T_POSE, project_np
 from test_inputs import BAD_INPUTS
 
 FAST = LiftConfig(iterations=5)
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "walking_example.npz"
 
 
 def assert_same_result(a: LiftResult, b: LiftResult, atol: float = 0.0) -> None:
@@ -40,6 +44,7 @@ def test_output_shapes_and_dtypes(tiny_prior, camera_data):
     assert result.hypotheses.shape == (3, 2, 17, 3)
     assert result.reprojection_error_px.shape == (3, 2)
     assert result.selected.shape == (3,) and result.valid.shape == (3,)
+    assert result.released.shape == (3, 2, 17) and result.released.dtype == bool
     assert result.poses3d.dtype == result.hypotheses.dtype == result.reprojection_error_px.dtype == np.float32
     assert result.valid.all()
     assert np.isfinite(result.hypotheses).all() and np.isfinite(result.reprojection_error_px).all()
@@ -293,6 +298,9 @@ def test_lift_rejects_bad_inputs(tiny_prior, override, expected):
         (dict(t_min=0.0), "t_min"),
         (dict(bone_length_pull=1.5), "bone_length_pull"),
         (dict(bone_length_pull=-0.1), "bone_length_pull"),
+        (dict(ray_release=0.5), "ray_release"),
+        (dict(ray_release=float("nan")), "ray_release"),
+        (dict(ray_release_at=1.5), "ray_release_at"),
     ],
 )
 def test_lift_config_rejects_bad_values(kwargs, match):
@@ -601,3 +609,56 @@ def test_video_mode_memory_grows_little_with_the_clip(tiny_prior, camera_data):
 
     per_frame = (peak_bytes(8000) - peak_bytes(2000)) / 6000
     assert per_frame < 800, f"{per_frame:.0f} bytes a frame (587 when written, 1375 before)"
+
+
+def test_joints_far_above_their_frames_median_tension_are_released():
+    tension = np.ones((4, 17))
+    tension[:, 3] = [5.0, 3.0, 5.0, 5.0]  # frame 1: only 3x its median
+    tension[:, 16] = 9.0
+    visible = np.ones((4, 17), dtype=bool)
+    visible[2, 16] = False  # not seen: nothing to release
+    visible[3, 6:] = False  # frame 3 would keep fewer than MIN_PINNED_JOINTS (6)
+    release = _joints_to_release(tension, visible, 4.0)
+    expected = np.zeros((4, 17), dtype=bool)
+    expected[0, [3, 16]] = expected[1, 16] = expected[2, 3] = True
+    np.testing.assert_array_equal(release, expected)
+    assert not _joints_to_release(np.zeros((4, 17)), visible, 4.0).any()  # no tension yet
+
+
+def test_released_joints_leave_their_rays_and_still_count_in_the_reprojection_error(tiny_prior, camera_data, monkeypatch):
+    _, K, kp = camera_data(3, seed=4)
+    forced = np.zeros((3, 17), dtype=bool)
+    forced[0, 16] = forced[2, 3] = True
+    monkeypatch.setattr(lifting, "_joints_to_release", lambda tension, visible, threshold: visible & forced)
+    config = LiftConfig(iterations=6, final_ray_projection=True)
+    result = lift(tiny_prior, kp, K, config=config)
+    np.testing.assert_array_equal(result.released[:, 0], forced)
+    reprojected = project_np(result.poses3d.astype(np.float64), K)
+    off_ray = np.linalg.norm(reprojected - kp, axis=-1)
+    assert off_ray[forced].min() > 0.5 and off_ray[~forced].max() < 0.01
+    everything = reprojection_error_px(result.poses3d.astype(np.float64), kp, K, np.ones((3, 17)))
+    np.testing.assert_allclose(result.reprojection_error_px[:, 0], everything, rtol=1e-3, atol=1e-3)
+    assert result.reprojection_error_px[1, 0] < 0.01 < result.reprojection_error_px[0, 0]
+    # Off: nothing is released, whatever the tension.
+    assert not lift(tiny_prior, kp, K, config=replace(config, ray_release=0.0)).released.any()
+
+
+def test_the_shipped_prior_lets_go_of_a_misdetected_ankle(shipped_prior):
+    """The bundled walk with its right ankle's detections moved 58 px (about a seventh of the
+    body's height in the image): the loop lets go of that ankle in many frames and of nothing else,
+    and places it better than when it is kept on its ray; clean detections are all kept."""
+    walk = np.load(EXAMPLE)
+    frames = np.arange(0, 90, 6)
+    kp, K, truth = walk["keypoints"][frames].astype(np.float64), walk["K"], walk["true_poses3d"][frames]
+    moved = kp.copy()
+    moved[:, 3] += (50.0, 30.0)
+    released = lift(shipped_prior, moved, K)
+    kept = lift(shipped_prior, moved, K, config=LiftConfig(ray_release=0.0))
+    assert not lift(shipped_prior, kp, K).released.any()
+    assert released.released[:, 0, 3].sum() >= 4 and released.released[:, 0].sum() == released.released[:, 0, 3].sum()
+
+    def ankle_error(result):
+        relative = result.poses3d - result.poses3d[:, :1]
+        return np.linalg.norm(relative[:, 3] - (truth[:, 3] - truth[:, :1, :][:, 0]), axis=-1).mean()
+
+    assert ankle_error(released) < 0.8 * ankle_error(kept)

@@ -126,6 +126,14 @@ class LiftConfig:
     # keep repairing the poses. A small pull per step, not a hard constraint: hard per-clip lengths
     # bent noisy clips (docs/validation.md). 0 = off.
     bone_length_pull: float = 0.1
+    # Detections the prior keeps fighting are let go. From the end of the warm-up to this
+    # fraction of the iterations, every joint's tension is summed: the angle by which each
+    # denoising step moves it off its ray. A joint whose tension exceeds ray_release times its
+    # frame's median stops being put on its ray and leaves the translation's fit; the prior places
+    # it. A misdetected joint (an outlier, a left/right swap) keeps being pulled back towards the
+    # body, a seen one settles. 0 = every detection is kept (docs/validation.md).
+    ray_release: float = 4.0
+    ray_release_at: float = 0.5
 
     def __post_init__(self) -> None:
         if self.hypotheses < 1:
@@ -152,6 +160,8 @@ class LiftConfig:
             raise ValueError(f"translation_refinement must be >= 0, got {self.translation_refinement}")
         if self.temporal_degree not in (1, 2) or self.temporal_keypoint_degree not in (1, 2):
             raise ValueError("temporal_degree and temporal_keypoint_degree must be 1 or 2")
+        if not (self.ray_release == 0.0 or self.ray_release >= 1.0) or not 0.0 <= self.ray_release_at <= 1.0:
+            raise ValueError(f"need ray_release 0 (off) or >= 1 and ray_release_at in [0, 1], got {self.ray_release}, {self.ray_release_at}")
         if not 0.0 <= self.bone_length_pull <= 1.0:
             raise ValueError(f"bone_length_pull must lie in [0, 1], got {self.bone_length_pull}")
         for name in ("temporal_sigma", "temporal_translation_sigma", "temporal_keypoint_sigma", "temporal_outlier"):
@@ -189,6 +199,8 @@ class LiftResult:
     ``reprojection_error_px`` ``(N,S)`` their confidence-weighted reprojection errors and
     ``implausibility`` ``(N,S)`` the prior's score (lower is more plausible). Frames with fewer
     than 4 visible joints, or whose optimisation diverged, are NaN and ``valid`` is False there.
+    ``released`` ``(N,S,17)`` marks the detections the loop let go of (``LiftConfig.ray_release``):
+    the prior placed those joints, not their rays.
     """
 
     poses3d: np.ndarray
@@ -197,6 +209,7 @@ class LiftResult:
     implausibility: np.ndarray
     selected: np.ndarray
     valid: np.ndarray
+    released: np.ndarray
 
 
 def initial_poses(prior: PosePrior, count: int, seed: int) -> Array:
@@ -298,6 +311,28 @@ class _TimeAxis:
         return xp.stack(joints, 1)
 
 
+# A frame keeps at least this many joints on their rays: ray release never lets go of more.
+MIN_PINNED_JOINTS = 6
+
+
+def _off_ray_angle(absolute: Array, rays: Array) -> Array:
+    """``(R, 17)`` each joint's distance from its ray over its depth (radians, small angles)."""
+    xp = namespace(absolute)
+    along = (absolute * rays).sum(-1, keepdims=True) * rays
+    return norm(absolute - along) / xp.clip(absolute[..., 2], 1e-3, None)
+
+
+def _joints_to_release(tension: Array, visible: Array, threshold: float) -> Array:
+    """``(R, 17)`` True for the visible joints whose tension exceeds ``threshold`` times the
+    median tension of their frame's visible joints, in frames that keep ``MIN_PINNED_JOINTS``."""
+    xp = namespace(tension)
+    seen = xp.where(visible, tension, xp.full_like(tension, float("nan")))
+    median = nanmedian(seen, axis=1)[:, None]
+    release = visible & (tension > threshold * median) & (median > 0)
+    kept = visible.sum(1) - release.sum(1)
+    return release & (kept >= MIN_PINNED_JOINTS)[:, None]
+
+
 def _joint_weights(confidence: Array) -> Array:
     """The data term's per-joint weights: squared confidence, 0 for missing joints."""
     xp = namespace(confidence)
@@ -315,11 +350,12 @@ def _optimise_chunk(
     on_iteration: Callable[[], None],
     on_search: Callable[[int, int], None],
     time_axis: _TimeAxis | None = None,
-) -> tuple[Array, Array]:
+) -> tuple[Array, Array, Array]:
     """Run the initial search and the loop on one chunk of rows (coupled in time when a
     ``time_axis`` is given: video mode).
 
-    Returns absolute poses and their reprojection errors (px)."""
+    Returns absolute poses, their reprojection errors (px, against every detection) and the
+    joints released from their rays."""
     xp = namespace(keypoints)
     visible = confidence > 0
     weights = _joint_weights(confidence)
@@ -346,8 +382,15 @@ def _optimise_chunk(
             translation = time_axis.smooth(translation[:, None], translation_sigma)[:, 0]
         return translation
 
+    release_at = int(round(config.ray_release_at * n)) if config.ray_release > 0 else -1
+    tension = xp.zeros_like(confidence)
+    released = xp.zeros_like(visible)
     loop_K, loop_rays = K, rays
     for i in range(n):
+        if i == release_at:
+            released = _joints_to_release(tension, visible, config.ray_release)
+            visible = visible & ~released
+            weights = xp.where(released, xp.zeros_like(weights), weights)
         if focal_scales[i] != 1.0:
             loop_K = _with_focal_scaled(K, float(focal_scales[i]))
             loop_rays = unit_rays(keypoints, xp.linalg.inv(loop_K))
@@ -359,6 +402,8 @@ def _optimise_chunk(
         # Keep the prior's input pelvis-relative; the pelvis offset moves into the translation.
         translation = translation + pose[:, 0]
         pose = prior.denoise(pose - pose[:, :1], float(times[i]), dt)
+        if warmup <= i < release_at:
+            tension = tension + _off_ray_angle(pose + translation[:, None, :], loop_rays)
         pose = pose - pose[:, :1]
         if pose_sigma > 0:
             # Neighbouring frames vote; the next ray projection and denoising step repair what
@@ -373,7 +418,7 @@ def _optimise_chunk(
     if config.final_ray_projection:
         pose = project_onto_rays(pose, translation, rays, visible)
     absolute = pose + translation[:, None, :]
-    return absolute, reprojection_error_px(absolute, keypoints, K, weights)
+    return absolute, reprojection_error_px(absolute, keypoints, K, _joint_weights(confidence)), released
 
 
 def _implausibility(prior: PosePrior, hypotheses: np.ndarray, config: LiftConfig) -> np.ndarray:
@@ -570,7 +615,8 @@ def lift(
     hypotheses = np.full((n_frames, S, NUM_JOINTS, 3), np.nan, dtype=np.float32)
     reproj = np.full((n_frames, S), np.nan, dtype=np.float32)
     # Row r of the lifted frames (frame r // S of `frames`, hypothesis r % S) in the outputs' rows.
-    hypothesis_rows, reproj_rows = hypotheses.reshape(-1, NUM_JOINTS, 3), reproj.reshape(-1)
+    released = np.zeros((n_frames, S, NUM_JOINTS), dtype=bool)
+    hypothesis_rows, reproj_rows, released_rows = hypotheses.reshape(-1, NUM_JOINTS, 3), reproj.reshape(-1), released.reshape(-1, NUM_JOINTS)
     for lifted, kept in passes:
         # Rows are frame-major: frame f, hypothesis s -> row f * S + s.
         row = lifted.ravel()
@@ -585,7 +631,7 @@ def lift(
                 S=group,
                 segments=prior.array(labels[frames[f[0]] : frames[f[-1]] + 1], "int64"),
             )
-        absolute, err = _optimise_chunk(
+        absolute, err, let_go = _optimise_chunk(
             prior,
             templates_all if pooled else templates_all[prior.array(s, "int64")],
             prior.array(kp_lifted[f]),
@@ -604,6 +650,7 @@ def lift(
         keep = kept.ravel()
         out = frames[f[keep]] * S + s[keep]
         hypothesis_rows[out], reproj_rows[out] = to_numpy(absolute)[keep], to_numpy(err)[keep]
+        released_rows[out] = to_numpy(let_go)[keep]
     del kp_given, kp_lifted, conf_given, K_given
     if config.video and config.steady_size:
         hypotheses *= steady_size_factors(hypotheses, STEADY_SIZE_SIGMAS * config.temporal_sigma, labels)[:, :, None, None]
@@ -623,4 +670,5 @@ def lift(
         implausibility=implausibility,
         selected=selected,
         valid=valid,
+        released=released,
     )
