@@ -130,8 +130,8 @@ class LiftConfig:
     # fraction of the iterations, every joint's tension is summed: the angle by which each
     # denoising step moves it off its ray. A joint whose tension exceeds ray_release times its
     # frame's median stops being put on its ray and leaves the translation's fit; the prior places
-    # it. A misdetected joint (an outlier, a left/right swap) keeps being pulled back towards the
-    # body, a seen one settles. 0 = every detection is kept (docs/validation.md).
+    # it. A misdetected joint (a far outlier) keeps being pulled back towards the body; a seen
+    # one settles. 0 = every detection is kept (docs/validation.md).
     ray_release: float = 4.0
     ray_release_at: float = 0.5
 
