@@ -10,18 +10,26 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import T_POSE, project_np
+from test_inputs import BAD_INPUTS
 
-from zedo_core.geometry import rotation_grid
-from zedo_core.inputs import InputError
 from zedo_core import lifting
-from zedo_core.geometry import reprojection_error_px
-from zedo_core.lifting import LiftCancelled, LiftConfig, LiftResult, _joints_to_release, _TimeAxis, combine_hypotheses, initial_poses, lift
+from zedo_core.geometry import reprojection_error_px, rotation_grid
+from zedo_core.inputs import InputError
+from zedo_core.lifting import (
+    LiftCancelled,
+    LiftConfig,
+    LiftResult,
+    _joints_to_release,
+    _TimeAxis,
+    combine_hypotheses,
+    initial_poses,
+    lift,
+)
 from zedo_core.prior import PosePrior
 from zedo_core.scale import body_size
 from zedo_core.skeleton import PARENTS
-
-from conftest import T_POSE, project_np
-from test_inputs import BAD_INPUTS
+from zedo_core.temporal import robust_fit
 
 FAST = LiftConfig(iterations=5)
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "walking_example.npz"
@@ -662,3 +670,25 @@ def test_the_shipped_prior_lets_go_of_a_misdetected_ankle(shipped_prior):
         return np.linalg.norm(relative[:, 3] - (truth[:, 3] - truth[:, :1, :][:, 0]), axis=-1).mean()
 
     assert ankle_error(released) < 0.8 * ankle_error(kept)
+
+
+@pytest.mark.parametrize("sigma, degree", [(2.0, 2), (1.0, 1), (9.0, 2)])
+def test_the_loops_coupling_is_the_local_polynomial_fit_of_each_trajectory(sigma, degree):
+    """Video mode's coupling builds its filter once per chunk; it must give what the temporal
+    module's fit gives, with gaps, two segments, two hypotheses, sampled windows (sigma 9) and a
+    diverged (NaN) row, which the fit skips as missing."""
+    rng = np.random.default_rng(3)
+    frames, S = 40, 2
+    local = np.setdiff1d(np.arange(frames), [7, 8, 20])
+    slot = (local[:, None] * S + np.arange(S)).ravel()
+    segments = np.repeat([0, 1], [25, 15])
+    axis = _TimeAxis(slot=slot, frames=frames, S=S, segments=segments)
+    x = rng.normal(size=(len(slot), 17, 3))
+    for diverged in (False, True):
+        if diverged:
+            x[5] = np.nan
+        dense = np.full((frames * S, 17, 3), np.nan)
+        dense[slot] = x
+        fit, _ = robust_fit(dense.reshape(frames, S * 17, 3), sigma, segments, outlier_threshold=None, degree=degree)
+        fit = fit.reshape(frames * S, 17, 3)[slot]
+        np.testing.assert_allclose(axis.smooth(x, sigma, degree), np.where(np.isfinite(fit), fit, x), rtol=0, atol=1e-12)

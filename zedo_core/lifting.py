@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Callable
 
 import numpy as np
 
-from .arrays import Array, as_dtype, asarray_like, copy, dtype_name, full_like_shape, namespace, nanmedian, norm, to_numpy
+from .arrays import (
+    Array,
+    as_dtype,
+    asarray_like,
+    copy,
+    dtype_name,
+    full_like_shape,
+    namespace,
+    nanmedian,
+    norm,
+    to_numpy,
+)
 from .geometry import (
     project_onto_rays,
     refine_translation_px,
@@ -24,7 +35,14 @@ from .inputs import InputError, LiftInputs, validate_inputs
 from .prior import PosePrior
 from .scale import steady_size_factors
 from .skeleton import BONE_CHILDREN, BONE_PARENTS, NUM_JOINTS
-from .temporal import robust_fit, smooth_keypoints
+from .temporal import (
+    apply_filter,
+    local_polynomial_coefficients,
+    robust_fit,
+    smooth_keypoints,
+    window_radius,
+    window_step,
+)
 
 ProgressCallback = Callable[[int, int], None]
 CancelCheck = Callable[[], bool]
@@ -271,6 +289,8 @@ class _TimeAxis:
     S: int
     segments: Array
 
+    filters: dict = field(default_factory=dict, init=False, repr=False)
+
     def smooth(self, x: Array, sigma: float, degree: int = 1) -> Array:
         """Each hypothesis's trajectory of ``x`` ``(R, J, D)`` replaced by its Gaussian local
         polynomial fit over neighbouring frames of the same segment."""
@@ -279,10 +299,24 @@ class _TimeAxis:
         xp = namespace(x)
         dense = full_like_shape(x, (self.frames * self.S, *x.shape[1:]), float("nan"), "float64")
         dense[self.slot] = as_dtype(x, "float64")
-        dense = dense.reshape(self.frames, self.S * x.shape[1], x.shape[2])
-        fit, _ = robust_fit(dense, sigma, self.segments, outlier_threshold=None, degree=degree)
+        if bool(xp.isfinite(x).all()):
+            # The rows present never change within a chunk: the fit is one linear filter, built once.
+            fit = apply_filter(dense.reshape(self.frames, self.S, *x.shape[1:]), *self._filter(sigma, degree))
+        else:  # a diverged row: robust_fit treats its joints as missing
+            dense = dense.reshape(self.frames, self.S * x.shape[1], x.shape[2])
+            fit, _ = robust_fit(dense, sigma, self.segments, outlier_threshold=None, degree=degree)
         fit = as_dtype(fit.reshape(self.frames * self.S, *x.shape[1:])[self.slot], dtype_name(x))
         return xp.where(xp.isfinite(fit), fit, x)
+
+    def _filter(self, sigma: float, degree: int) -> tuple[list[int], list[Array]]:
+        """:func:`zedo_core.temporal.local_polynomial_coefficients` for the rows present, ``(F, S, 1)``."""
+        if (sigma, degree) not in self.filters:
+            present = full_like_shape(self.slot, (self.frames * self.S,), 0.0, "float64")
+            present[self.slot] = 1.0
+            self.filters[sigma, degree] = local_polynomial_coefficients(
+                present.reshape(self.frames, self.S, 1), sigma, window_radius(sigma), self.segments, degree, window_step(sigma)
+            )
+        return self.filters[sigma, degree]
 
     @cached_property
     def segment_frames(self) -> list[Array]:

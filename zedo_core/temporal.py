@@ -41,7 +41,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from .arrays import Array, as_dtype, copy, dtype_name, asarray_like, eye_like, namespace, nanmedian, norm
+from .arrays import Array, as_dtype, asarray_like, copy, dtype_name, eye_like, namespace, nanmedian, norm
 
 # Video mode's coupling width in seconds: LiftConfig.temporal_sigma = VIDEO_SIGMA_SECONDS x frame
 # rate. Tuned on training subjects only (training.temporal_ablation; docs/research.md "Video").
@@ -82,6 +82,11 @@ def _segment_mask(segments: Array | None, k: int, T: int, like: Array) -> Array:
     return inside & (_shift(segments, k, -1) == segments)
 
 
+def window_radius(sigma: float) -> int:
+    """How far (frames) a Gaussian window of ``sigma`` reaches: 3 sigmas, at least one frame."""
+    return max(1, math.ceil(3 * sigma))
+
+
 def window_step(sigma: float) -> int:
     """Spacing of the frames a window samples: every frame up to sigma 8 (footage up to ~100 fps at
     the video-mode width), then every ``sigma // 4``-th, so the cost per frame does not grow with
@@ -104,44 +109,56 @@ def running_median(x: Array, radius: int, segments: Array | None = None, step: i
     return nanmedian(xp.stack(stack, axis=-1), axis=-1)
 
 
-def _local_polynomial_fit(
-    x: Array, weights: Array, sigma: float, radius: int, segments: Array | None, degree: int = 1, step: int = 1
-) -> Array:
-    """Gaussian-weighted local polynomial fit (``degree`` 1: linear, 2: quadratic) of ``x``
-    ``(T, J, D)`` with per-sample weights ``(T, J)``; where the window has too few distinct frames
-    for the degree, the next lower degree is used (down to the weighted mean)."""
-    xp = namespace(x)
-    T = x.shape[0]
-    x0 = xp.nan_to_num(x, nan=0.0)
-    S = [xp.zeros_like(weights) for _ in range(2 * degree + 1)]
-    X = [xp.zeros_like(x0) for _ in range(degree + 1)]
-    for k in range(-(radius // step) * step, radius + 1, step):
-        g = math.exp(-0.5 * (k / sigma) ** 2)
-        mask = as_dtype(_segment_mask(segments, k, T, x), dtype_name(x))[:, None]
-        w = g * mask * _shift(weights, k, 0.0)
-        xs = _shift(x0, k, 0.0)
-        for p in range(2 * degree + 1):
-            S[p] += w * float(k) ** p
-        for p in range(degree + 1):
-            X[p] += (w * float(k) ** p)[..., None] * xs
+def local_polynomial_coefficients(
+    weights: Array, sigma: float, radius: int, segments: Array | None, degree: int = 1, step: int = 1
+) -> tuple[list[int], list[Array]]:
+    """The Gaussian-weighted local polynomial fit (``degree`` 1: linear, 2: quadratic) as a linear
+    filter: frame offsets ``k`` and coefficients ``c_k`` (each shaped like ``weights`` ``(T, ...)``,
+    the per-sample weights) such that the fit at ``t`` is ``sum_k c_k[t] * x[t + k]``. Where the
+    window has too few distinct frames for the degree, the next lower degree is used (down to the
+    weighted mean); where it has no weight at all, every coefficient is NaN."""
+    xp = namespace(weights)
+    T = weights.shape[0]
+    offsets = list(range(-(radius // step) * step, radius + 1, step))
+    windowed = []
+    for k in offsets:
+        mask = as_dtype(_segment_mask(segments, k, T, weights), dtype_name(weights)).reshape(T, *([1] * (weights.ndim - 1)))
+        windowed.append(math.exp(-0.5 * (k / sigma) ** 2) * mask * _shift(weights, k, 0.0))
+    S = [sum(w * float(k) ** p for k, w in zip(offsets, windowed)) for p in range(2 * degree + 1)]
     S0, S1, S2 = S[0], S[1], S[2]
-    X0, X1 = X[0], X[1]
     det = S0 * S2 - S1 * S1
-    # Fewer than two distinct frames with weight: fall back to the weighted mean (local constant).
     S0_safe = xp.clip(S0, 1e-30, None)
+    # Fewer than two distinct frames with weight: the weighted mean (local constant).
     linear = det > 1e-9 * S0_safe**2
     safe_det = xp.where(linear, det, xp.ones_like(det))
-    fit_linear = (S2[..., None] * X0 - S1[..., None] * X1) / safe_det[..., None]
-    fit_const = X0 / S0_safe[..., None]
-    fit = xp.where(linear[..., None], fit_linear, fit_const)
+    base = xp.where(linear, S2 / safe_det, 1.0 / S0_safe)  # c_k = w_k * (base + slope * k [+ curve * k^2])
+    slope = xp.where(linear, -S1 / safe_det, xp.zeros_like(S1))
+    curve = xp.zeros_like(S1)
     if degree >= 2:
-        S3, S4, X2 = S[3], S[4], X[2]
+        S3, S4 = S[3], S[4]
         M = xp.stack([xp.stack([S0, S1, S2], axis=-1), xp.stack([S1, S2, S3], axis=-1), xp.stack([S2, S3, S4], axis=-1)], axis=-2)
         quadratic = xp.linalg.det(M) > 1e-9 * S0_safe**3
         first_row = xp.linalg.inv(xp.where(quadratic[..., None, None], M, eye_like(M, 3)))[..., 0, :]  # row 0 of M^-1
-        fit_quadratic = first_row[..., 0:1] * X0 + first_row[..., 1:2] * X1 + first_row[..., 2:3] * X2
-        fit = xp.where(quadratic[..., None], fit_quadratic, fit)
-    return xp.where((S0 > 0)[..., None], fit, xp.full_like(fit, float("nan")))
+        base = xp.where(quadratic, first_row[..., 0], base)
+        slope = xp.where(quadratic, first_row[..., 1], slope)
+        curve = xp.where(quadratic, first_row[..., 2], curve)
+    empty = xp.where(S0 > 0, xp.zeros_like(S0), xp.full_like(S0, float("nan")))
+    return offsets, [w * (base + slope * float(k) + curve * float(k * k)) + empty for k, w in zip(offsets, windowed)]
+
+
+def apply_filter(x: Array, offsets: list[int], coefficients: list[Array]) -> Array:
+    """``sum_k coefficients[k][t] * x[t + k]`` for ``x`` ``(T, ..., D)``; a missing (NaN) sample
+    must have coefficient 0 wherever it is reached."""
+    x0 = namespace(x).nan_to_num(x, nan=0.0)
+    return sum(c[..., None] * _shift(x0, k, 0.0) for k, c in zip(offsets, coefficients))
+
+
+def _local_polynomial_fit(
+    x: Array, weights: Array, sigma: float, radius: int, segments: Array | None, degree: int = 1, step: int = 1
+) -> Array:
+    """Gaussian-weighted local polynomial fit of ``x`` ``(T, J, D)`` with per-sample weights
+    ``(T, J)`` (:func:`local_polynomial_coefficients`)."""
+    return apply_filter(x, *local_polynomial_coefficients(weights, sigma, radius, segments, degree, step))
 
 
 def _bisquare(residual: Array, threshold: float) -> Array:
@@ -163,7 +180,7 @@ def robust_fit(
     [0, 1] (0 for missing samples and rejected outliers)."""
     xp = namespace(x)
     dtype = dtype_name(x)
-    radius = max(1, math.ceil(3 * sigma))
+    radius = window_radius(sigma)
     step = window_step(sigma)
     present = xp.isfinite(x).all(-1)  # (T, J)
     x = xp.where(present[..., None], x, xp.full_like(x, float("nan")))
@@ -200,7 +217,7 @@ def fit_in_blocks(
     for consecutive blocks of ``block`` frames, each computed in float64 with enough context on
     either side to be exactly the whole trajectory's fit there, so memory stays bounded on clips of
     any length. ``present`` ``(T, J)``: False marks samples as missing (as NaN in ``x`` would)."""
-    radius, median_radius = max(1, math.ceil(3 * sigma)), max(1, math.ceil(sigma))
+    radius, median_radius = window_radius(sigma), max(1, math.ceil(sigma))
     # A fit reaches `radius` frames; the running median `median_radius`; each robust pass refits.
     reach = (1 + robust_iterations) * radius + median_radius
     T = x.shape[0]
