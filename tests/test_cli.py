@@ -92,6 +92,22 @@ def test_lift_with_shipped_prior(tmp_path):
     assert (data["reprojection_error_px"] < 50).all()
 
 
+def test_lift_names_the_frames_whose_detections_were_let_go(tmp_path):
+    """The bundled walk with one ankle's detections moved far off (the shipped prior): the run
+    says how many detections the prior placed instead, and in which frames; clean input says nothing."""
+    walk = np.load(Path(__file__).resolve().parents[1] / "examples" / "walking_example.npz")
+    keypoints = walk["keypoints"][::6].copy()
+    clean = write_npz(tmp_path / "clean.npz", keypoints=keypoints, K=walk["K"])
+    keypoints[:, 3] += (50.0, 30.0)
+    moved = write_npz(tmp_path / "moved.npz", keypoints=keypoints, K=walk["K"])
+    proc = run_cli("lift", moved, tmp_path / "moved_3d.npz")
+    assert proc.returncode == 0, proc.stderr
+    note = [line for line in proc.stderr.splitlines() if "looked misplaced" in line]
+    assert len(note) == 1 and "frame(s)" in note[0] and "(frames " in note[0], proc.stderr
+    proc = run_cli("lift", clean, tmp_path / "clean_3d.npz")
+    assert proc.returncode == 0 and "looked misplaced" not in proc.stderr, proc.stderr
+
+
 def test_frame_with_too_few_joints(tmp_path, tiny_prior_file):
     kp = np.concatenate([KP, KP[:1]])  # 4 frames; frame 2 keeps only 3 joints
     kp[2, 3:] = np.nan

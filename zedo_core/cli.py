@@ -11,7 +11,8 @@ any names; 25 keypoints are told apart as BODY_25 or BODY_25B unless --layout sa
 ``image_size`` when the footage was scaled, and undistorts the keypoints when the calibration has
 lens distortion.
 OUT gets ``poses3d`` (N,17,3) metres (camera frame, translation included), ``hypotheses``
-(N,S,17,3) and ``reprojection_error_px`` (N,S). Bad input (also an OUT that is IN) exits with
+(N,S,17,3) and ``reprojection_error_px`` (N,S); a note on stderr names the frames whose
+detections looked misplaced and were left to the prior (LiftConfig.ray_release). Bad input (also an OUT that is IN) exits with
 status 2 and one line, a failed write or a missing device with 1, Ctrl-C with 130; OUT is written
 whole or not at all.
 With ``--video`` the frames are one clip and neighbouring frames help each other (video mode:
@@ -178,6 +179,15 @@ def _lift_command(args: argparse.Namespace) -> int:
     mode = f", video mode (temporal sigma {config.temporal_sigma:g} frames)" if config.video else ""
     frames = result.poses3d.shape[0]
     print(f"wrote {display(args.output)}: {frames} frames, {config.hypotheses} hypotheses{mode}", file=sys.stderr)
+    released = result.released[np.arange(frames), result.selected] & result.valid[:, None]
+    if released.any():
+        where = np.flatnonzero(released.any(axis=1))
+        shown = ", ".join(str(f) for f in where[:10]) + (", ..." if len(where) > 10 else "")
+        print(
+            f"note: {int(released.sum())} detection(s) in {len(where)} frame(s) looked misplaced and were placed by the "
+            f"prior instead of their keypoint (frames {shown})",
+            file=sys.stderr,
+        )
     return 0
 
 
