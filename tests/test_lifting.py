@@ -641,6 +641,7 @@ def test_released_joints_leave_their_rays_and_still_count_in_the_reprojection_er
     config = LiftConfig(iterations=6, final_ray_projection=True)
     result = lift(tiny_prior, kp, K, config=config)
     np.testing.assert_array_equal(result.released[:, 0], forced)
+    np.testing.assert_array_equal(result.released_in_answer, forced)
     reprojected = project_np(result.poses3d.astype(np.float64), K)
     off_ray = np.linalg.norm(reprojected - kp, axis=-1)
     assert off_ray[forced].min() > 0.5 and off_ray[~forced].max() < 0.01

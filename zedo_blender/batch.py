@@ -498,6 +498,9 @@ def convert(job: Job, prepared: PreparedInput, settings: EstimateSettings, log=p
     skipped = np.flatnonzero(~lifted.valid)
     if len(skipped):
         log(f"  warning: {len(skipped)} frame(s) with fewer than 4 joints were not keyed (first: {skipped[0]})")
+    released = np.flatnonzero(lifted.released_in_answer.any(axis=1))
+    if len(released):
+        log(f"  {label}: detections in {len(released)} frame(s) looked misplaced and were placed by the prior (first: {released[0]})")
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
     clip = None

@@ -263,6 +263,17 @@ def apply_request(context: bpy.types.Context, request: EstimateRequest, lift_res
     return result
 
 
+def released_markers_message(request: EstimateRequest, lift_result) -> str | None:
+    """A note naming the frames whose track markers looked misplaced and were placed by the prior
+    instead (the engine's ray release), or None."""
+    released = np.asarray(lift_result.released_in_answer)
+    frames = np.flatnonzero(released.any(axis=1)) + request.frame_start
+    if len(frames) == 0:
+        return None
+    listed = ", ".join(str(f) for f in frames[:10]) + (" ..." if len(frames) > 10 else "")
+    return f"{int(released.sum())} marker(s) looked misplaced and were placed by the prior instead (check those tracks): frames {listed}"
+
+
 def skipped_frames_message(request: EstimateRequest, lift_result) -> str | None:
     """A warning naming the frames that got no pose (fewer than 4 joints), or None."""
     skipped = np.flatnonzero(~np.asarray(lift_result.valid)) + request.frame_start

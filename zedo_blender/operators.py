@@ -75,6 +75,9 @@ class ZEDO_OT_estimate_pose(bpy.types.Operator):
         warning = estimate_module.skipped_frames_message(request, lift_result)
         if warning:
             self.report({"WARNING"}, warning)
+        released = estimate_module.released_markers_message(request, lift_result)
+        if released:
+            self.report({"INFO"}, released)
         self.report(
             {"INFO"},
             f"Keyed {result.keyed_frames} frames onto '{result.armature.name}' (action '{result.action.name}', "

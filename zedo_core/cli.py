@@ -179,7 +179,7 @@ def _lift_command(args: argparse.Namespace) -> int:
     mode = f", video mode (temporal sigma {config.temporal_sigma:g} frames)" if config.video else ""
     frames = result.poses3d.shape[0]
     print(f"wrote {display(args.output)}: {frames} frames, {config.hypotheses} hypotheses{mode}", file=sys.stderr)
-    released = result.released[np.arange(frames), result.selected] & result.valid[:, None]
+    released = result.released_in_answer
     if released.any():
         where = np.flatnonzero(released.any(axis=1))
         shown = ", ".join(str(f) for f in where[:10]) + (", ..." if len(where) > 10 else "")

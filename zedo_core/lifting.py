@@ -229,6 +229,13 @@ class LiftResult:
     valid: np.ndarray
     released: np.ndarray
 
+    @property
+    def released_in_answer(self) -> np.ndarray:
+        """``(N, 17)`` the detections let go of in ``poses3d`` (the selected hypothesis); False on
+        frames not lifted."""
+        frames = self.poses3d.shape[0]
+        return self.released[np.arange(frames), self.selected] & self.valid[:, None]
+
 
 def initial_poses(prior: PosePrior, count: int, seed: int) -> Array:
     """``(count, 17, 3)`` start poses: the shipped K-Means centres when ``count`` has a codebook,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import bpy
 import numpy as np
@@ -206,6 +207,15 @@ def test_estimate_keys_joints_onto_the_tracks(empty_scene, tmp_path, example):
     assert empty_scene.zedo.retarget_source == rig
     assert np.mean(errors_px) < 4.0 and np.percentile(errors_px, 95) < 10.0  # video mode trades ~1 px for steadiness
     assert np.mean(errors_3d) < 80.0
+
+
+def test_markers_left_to_the_prior_are_named_by_scene_frame():
+    released = np.zeros((5, 17), dtype=bool)
+    released[[1, 3], 6] = released[3, 13] = True
+    request = SimpleNamespace(frame_start=101)
+    message = estimate.released_markers_message(request, SimpleNamespace(released_in_answer=released))
+    assert message.startswith("3 marker(s) looked misplaced") and message.endswith("frames 102, 104")
+    assert estimate.released_markers_message(request, SimpleNamespace(released_in_answer=released & False)) is None
 
 
 def test_estimate_without_mapping_explains(empty_scene, tmp_path):
