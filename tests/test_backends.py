@@ -209,6 +209,19 @@ def test_score_forward_on_numpy_matches_the_training_module(config):
         assert_same(score_forward(on_torch.params, config, *tensors(x, t)), expected, 0, 1e-5)
 
 
+def test_score_forward_at_one_time_for_every_row_equals_row_by_row(shipped_prior):
+    """The loop's batches share one diffusion time, whose branch is then computed once: the same
+    answer as each row alone (numpy and torch)."""
+    x, _ = _noised_poses(32, 6)
+    t = np.full(32, 0.07, dtype=np.float32)
+    member = shipped_prior.members[0]
+    alone = np.concatenate([member(x[i : i + 1], t[i : i + 1]) for i in range(32)])
+    assert np.abs(member(x, t) - alone).max() < 1e-5
+    on_torch = member.converted(torch.zeros(0))
+    with torch.no_grad():
+        assert_same(score_forward(on_torch.params, member.config, *tensors(x, t)), alone, 0, 1e-5)
+
+
 def test_shipped_networks_agree_with_the_training_module(shipped_prior):
     x, t = _noised_poses(128, 5)
     t = t * 0.2  # the loop's range of diffusion times
