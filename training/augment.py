@@ -7,7 +7,16 @@ import math
 import torch
 
 from zedo_core.geometry import rotation_matrices
-from zedo_core.skeleton import FLIP_PERMUTATION, LEFT_HIP, PARENTS, PELVIS, RIGHT_HIP
+from zedo_core.skeleton import (
+    BONE_CHILDREN,
+    BONE_PARENTS,
+    FLIP_PERMUTATION,
+    LEFT_HIP,
+    PARENTS,
+    PELVIS,
+    RIGHT_HIP,
+    joints_from_bones,
+)
 
 # World (Human3.6M: z up) -> a level camera looking along world +y (camera: x right, y down, z forward).
 _LEVEL_CAMERA = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]], dtype=torch.float64)
@@ -42,11 +51,8 @@ def random_bone_scaling(poses: torch.Tensor, generator: torch.Generator, spread:
         return poses
     factors = 1.0 + spread * (2.0 * torch.rand(poses.shape[0], len(PARENTS), generator=generator) - 1.0)
     factors = 0.5 * (factors + factors[:, list(FLIP_PERMUTATION)])
-    scaled = poses.clone()
-    for joint, parent in enumerate(PARENTS):
-        if parent >= 0:  # parents come before children in this joint order
-            scaled[:, joint] = scaled[:, parent] + factors[:, joint, None].to(poses.dtype) * (poses[:, joint] - poses[:, parent])
-    return scaled
+    bones = factors[:, BONE_CHILDREN, None].to(poses.dtype) * (poses[:, BONE_CHILDREN] - poses[:, BONE_PARENTS])
+    return joints_from_bones(poses[:, 0], bones)
 
 
 # Where other datasets, rigs and detectors put joints that Human3.6M puts elsewhere: each entry

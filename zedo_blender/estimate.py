@@ -270,8 +270,7 @@ def released_markers_message(request: EstimateRequest, lift_result) -> str | Non
     frames = np.flatnonzero(released.any(axis=1)) + request.frame_start
     if len(frames) == 0:
         return None
-    listed = ", ".join(str(f) for f in frames[:10]) + (" ..." if len(frames) > 10 else "")
-    return f"{int(released.sum())} marker(s) looked misplaced and were placed by the prior instead (check those tracks): frames {listed}"
+    return f"{int(released.sum())} marker(s) looked misplaced and were placed by the prior instead (check those tracks): frames {_listed(frames)}"
 
 
 def skipped_frames_message(request: EstimateRequest, lift_result) -> str | None:
@@ -279,6 +278,10 @@ def skipped_frames_message(request: EstimateRequest, lift_result) -> str | None:
     skipped = np.flatnonzero(~np.asarray(lift_result.valid)) + request.frame_start
     if len(skipped) == 0:
         return None
-    listed = ", ".join(str(f) for f in skipped[:10]) + (" ..." if len(skipped) > 10 else "")
-    return f"{len(skipped)} frame(s) had fewer than {MIN_JOINTS} joints with markers and were not keyed: {listed}"
+    return f"{len(skipped)} frame(s) had fewer than {MIN_JOINTS} joints with markers and were not keyed: {_listed(skipped)}"
+
+
+def _listed(frames: np.ndarray) -> str:
+    """The first 10 frame numbers for a report, then " ..." if there are more."""
+    return ", ".join(str(f) for f in frames[:10]) + (" ..." if len(frames) > 10 else "")
 

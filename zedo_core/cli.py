@@ -33,7 +33,7 @@ from typing import TextIO
 import numpy as np
 
 from .camera_files import apply_camera, read_camera
-from .inputs import InputError, real_array
+from .inputs import InputError, listed_frames, real_array
 from .keypoint_files import KeypointSequence, read_keypoints, stored_fps, stored_layout
 from .layouts import LAYOUTS, check_keypoints, get_layout, to_h36m
 from .lifting import LiftConfig, lift
@@ -182,10 +182,9 @@ def _lift_command(args: argparse.Namespace) -> int:
     released = result.released_in_answer
     if released.any():
         where = np.flatnonzero(released.any(axis=1))
-        shown = ", ".join(str(f) for f in where[:10]) + (", ..." if len(where) > 10 else "")
         print(
             f"note: {int(released.sum())} detection(s) in {len(where)} frame(s) looked misplaced and were placed by the "
-            f"prior instead of their keypoint (frames {shown})",
+            f"prior instead of their keypoint (frames {listed_frames(where)})",
             file=sys.stderr,
         )
     return 0

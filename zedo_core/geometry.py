@@ -91,12 +91,17 @@ def refine_translation_px(
     return translation
 
 
+def nearest_on_rays(points: Array, rays: Array) -> Array:
+    """The nearest point of each unit ray through the camera centre ``(..., 3)`` to ``points``."""
+    return (points * rays).sum(-1, keepdims=True) * rays
+
+
 def project_onto_rays(pose: Array, translation: Array, rays: Array, visible: Array) -> Array:
     """Move each visible joint of ``pose + T`` to the nearest point of its ray; returns the new
     (translation-free) pose. Invisible joints stay where they are."""
     xp = namespace(pose)
     absolute = pose + translation[..., None, :]
-    on_ray = (absolute * rays).sum(-1, keepdims=True) * rays
+    on_ray = nearest_on_rays(absolute, rays)
     return xp.where(visible[..., None], on_ray, absolute) - translation[..., None, :]
 
 

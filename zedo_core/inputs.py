@@ -40,6 +40,11 @@ MAX_INTRINSICS_PX = 1e7
 K_TOLERANCE = 1e-9
 
 
+def listed_frames(frames: np.ndarray, limit: int = 10) -> str:
+    """Frame numbers for a message: the first ``limit``, then ", ..." if there are more."""
+    return ", ".join(str(f) for f in frames[:limit]) + (", ..." if len(frames) > limit else "")
+
+
 def real_array(value: object, name: str, copy: bool = False, keep_float32: bool = False) -> np.ndarray:
     """``value`` as a float64 array (float32 stays float32 with ``keep_float32``); InputError unless
     it holds real numbers. Booleans, complex numbers, text and other objects are refused, not

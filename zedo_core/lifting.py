@@ -23,6 +23,7 @@ from .arrays import (
     to_numpy,
 )
 from .geometry import (
+    nearest_on_rays,
     project_onto_rays,
     refine_translation_px,
     reprojection_error_px,
@@ -31,10 +32,10 @@ from .geometry import (
     unit_rays,
 )
 from .initialization import adam_reference_start, grid_search_start
-from .inputs import InputError, LiftInputs, validate_inputs
+from .inputs import InputError, LiftInputs, listed_frames, validate_inputs
 from .prior import PosePrior
 from .scale import steady_size_factors
-from .skeleton import BONE_CHILDREN, BONE_PARENTS, NUM_JOINTS
+from .skeleton import BONE_CHILDREN, BONE_PARENTS, NUM_JOINTS, joints_from_bones
 from .temporal import (
     apply_filter,
     local_polynomial_coefficients,
@@ -346,10 +347,7 @@ class _TimeAxis:
         target = median.reshape(self.frames * self.S, length.shape[1])[self.slot]
         ratio = 1.0 + fraction * (target / xp.clip(length, 1e-9, None) - 1.0)
         bones = bones * xp.where(xp.isfinite(ratio), ratio, xp.ones_like(ratio))[..., None]
-        joints = [pose[:, 0]]
-        for bone, parent in enumerate(BONE_PARENTS):
-            joints.append(joints[parent] + bones[:, bone])
-        return xp.stack(joints, 1)
+        return joints_from_bones(pose[:, 0], bones)
 
 
 # A frame keeps at least this many joints on their rays: ray release never lets go of more.
@@ -359,8 +357,7 @@ MIN_PINNED_JOINTS = 6
 def _off_ray_angle(absolute: Array, rays: Array) -> Array:
     """``(R, 17)`` each joint's distance from its ray over its depth (radians, small angles)."""
     xp = namespace(absolute)
-    along = (absolute * rays).sum(-1, keepdims=True) * rays
-    return norm(absolute - along) / xp.clip(absolute[..., 2], 1e-3, None)
+    return norm(absolute - nearest_on_rays(absolute, rays)) / xp.clip(absolute[..., 2], 1e-3, None)
 
 
 def _joints_to_release(tension: Array, visible: Array, threshold: float) -> Array:
@@ -600,9 +597,8 @@ def lift(
     frames = np.flatnonzero(inputs.valid)
     if len(frames) < n_frames:
         bad = np.flatnonzero(~inputs.valid)
-        shown = ", ".join(str(f) for f in bad[:10]) + (", ..." if len(bad) > 10 else "")
         warnings.warn(
-            f"{len(bad)} frame(s) have fewer than 4 distinct joints with confidence > 0 and come back as NaN: {shown}",
+            f"{len(bad)} frame(s) have fewer than 4 distinct joints with confidence > 0 and come back as NaN: {listed_frames(bad)}",
             stacklevel=2,
         )
     # Start poses: one per hypothesis (S, 17, 3), or with one hypothesis a pool searched for every
@@ -702,8 +698,10 @@ def lift(
     valid = valid_input & np.isfinite(poses3d).all(axis=(1, 2))
     failed = np.flatnonzero(valid_input & ~valid)
     if len(failed):
-        shown = ", ".join(str(f) for f in failed[:10]) + (", ..." if len(failed) > 10 else "")
-        warnings.warn(f"{len(failed)} frame(s) could not be lifted (the optimisation diverged) and come back as NaN: {shown}", stacklevel=2)
+        warnings.warn(
+            f"{len(failed)} frame(s) could not be lifted (the optimisation diverged) and come back as NaN: {listed_frames(failed)}",
+            stacklevel=2,
+        )
     return LiftResult(
         poses3d=poses3d,
         hypotheses=hypotheses,
