@@ -42,6 +42,17 @@ def test_conventions_move_only_their_joints_within_their_ranges(convention):
     assert validate.convention_clips([clip], convention, 0)[0].gt3d.tolist() == out[0].gt3d.tolist()  # seeded
 
 
+def test_noise_overrides_replace_fields_and_refuse_unknown_ones():
+    assert validate.detector_noise(["outlier_rate=0", "outlier_px=(5.0, 6.0)"]) == validate.DetectorNoise(
+        outlier_rate=0.0, outlier_px=(5.0, 6.0)
+    )
+    assert validate.detector_noise([]) == validate.DetectorNoise()
+    with pytest.raises(SystemExit, match="DetectorNoise has no field 'jitter'"):
+        validate.detector_noise(["jitter=2"])
+    with pytest.raises(SystemExit, match="--noise sigma_px=two"):
+        validate.detector_noise(["sigma_px=two"])
+
+
 def test_detector_noise_rates():
     rng = np.random.default_rng(0)
     keypoints = np.zeros((4000, 17, 2))
@@ -173,7 +184,7 @@ def test_s8_sets_share_their_frames_drawn_uniformly(h36m_dir):
     import argparse
 
     args = argparse.Namespace(sets=["s8", "s8_noise", "s8_mixed"], video=False, clip_seconds=2.0, h36m=str(h36m_dir),
-                              subject="S8", frames=40, seed=3, cmu=None, pose2sim=None)  # fmt: skip
+                              subject="S8", frames=40, seed=3, cmu=None, pose2sim=None, noise=[])  # fmt: skip
     sets, skipped = validate.build_sets(args)
     assert skipped == {} and [s.name for s in sets] == args.sets
     base, noisy, mixed = (s.clips for s in sets)

@@ -2,7 +2,7 @@
 
     python -m training.validate [--prior PATH] [--frames 300] [--seed 0] [--video]
                                 [--sets s8 s8_mixed cmu pose2sim ...] [--set FIELD=VALUE ...]
-                                [--json reports/validate.json]
+                                [--noise FIELD=VALUE ...] [--json reports/validate.json]
 
 Prints MPJPE, PA-MPJPE (mm) and the share of joints within 150 mm of the truth (pelvis-aligned,
 as MPJPE) for every set, and writes them, per group, to ``--json``. Choose designs on these sets,
@@ -17,7 +17,9 @@ with the reason. The sets (``--frames`` frames each, seeded; every S8 set uses t
   S8's skeleton re-drawn in another convention (:data:`CONVENTIONS`; joints moved alone, the
   truth re-drawn alike), then projected: what another dataset's or rig's joints look like.
   ``s8_mixed`` applies all four at once (a CMU- or MPI-like skeleton).
-- ``s8_noise``: the same frames with detector-like 2D noise (:class:`DetectorNoise`).
+- ``s8_noise``: the same frames with detector-like 2D noise (:class:`DetectorNoise`; ``--noise``
+  changes its fields, e.g. ``--noise outlier_rate=0 --noise swap_rate=0 --noise missing_rate=0``
+  for the jitter alone).
 - ``cmu``: ``../shared/data/cmu`` (CMU mocap as the 17 joints, other people and conventions)
   filmed by virtual cameras: 1920 x 1080 px, 60 degree horizontal field of view, at heights
   :data:`CMU_HEIGHTS_M` and distances :data:`CMU_DISTANCES_M` drawn per clip, any heading, aimed
@@ -41,6 +43,7 @@ minute or two on two idle CPU cores; ``--frames`` scales it.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import math
 import sys
@@ -268,6 +271,21 @@ def pose2sim_clips(data_dir: str | None) -> tuple[list[Clip], dict]:
     return clips, {"median_reprojection_px_of_the_triangulation": reprojection}
 
 
+def detector_noise(items: list[str]) -> DetectorNoise:
+    """``["swap_rate=0", "sigma_px=2.5"]`` -> the ``s8_noise`` corruption with those fields replaced
+    (``--noise``: e.g. one kind of corruption alone)."""
+    noise = DetectorNoise()
+    for item in items:
+        name, _, value = item.partition("=")
+        if name not in DetectorNoise.__dataclass_fields__:
+            raise SystemExit(f"error: --noise {item}: DetectorNoise has no field {name!r}")
+        try:
+            noise = replace(noise, **{name: ast.literal_eval(value)})
+        except (ValueError, SyntaxError) as exc:
+            raise SystemExit(f"error: --noise {item}: {exc}") from None
+    return noise
+
+
 def build_sets(args: argparse.Namespace) -> tuple[list[ValidationSet], dict[str, str]]:
     """The requested sets, and ``{set: reason}`` for those skipped (data absent or unreadable)."""
     wanted, sets, skipped = list(dict.fromkeys(args.sets)), [], {}
@@ -286,7 +304,7 @@ def build_sets(args: argparse.Namespace) -> tuple[list[ValidationSet], dict[str,
                 if name == "s8":
                     sets.append(ValidationSet(name, f"{where}, ground-truth 2D", base, fps))
                 elif name == "s8_noise":
-                    noise = DetectorNoise()
+                    noise = detector_noise(args.noise)
                     clips = noise_clips(base, noise, args.seed)
                     info = {"noise": noise.__dict__}
                     sets.append(ValidationSet(name, f"{where}, detector-like 2D noise", clips, fps, info))
@@ -426,6 +444,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="draws frames, clips, cameras, conventions and noise")
     parser.add_argument(
         "--set", action="append", default=[], metavar="FIELD=VALUE", help="override a LiftConfig field (repeatable)"
+    )
+    parser.add_argument(
+        "--noise", action="append", default=[], metavar="FIELD=VALUE",
+        help="override a DetectorNoise field of the s8_noise set (repeatable), e.g. outlier_rate=0",
     )
     parser.add_argument("--video", action="store_true", help="clips, lifted frame by frame and in video mode")
     parser.add_argument("--clip-seconds", type=float, default=2.0, help="clip length with --video (default 2 s)")
