@@ -172,10 +172,12 @@ def test_smoke_run_on_the_shared_data(tiny_prior_file, h36m_dir, tmp_path, capsy
     for name, entry in report["sets"].items():
         assert set(entry["results"]) == {"frame", "video"}
         for result in entry["results"].values():
-            assert result["frames"] == (400 if name == "pose2sim" else {"cmu": 6}.get(name, 5))
+            assert result["frames"] == (400 if name.startswith("pose2sim") else {"cmu": 6}.get(name, 5))
             assert result["mpjpe"] > 0 and 0 <= result["pck150"] <= 100
         assert any(line.startswith(f"{name} ") for line in printed.splitlines())
-    assert set(report["sets"]["pose2sim"]["results"]["video"]["groups"]) == {"cam01", "cam02", "cam03", "cam04"}
+    for name in ("pose2sim", "pose2sim_clean"):
+        assert set(report["sets"][name]["results"]["video"]["groups"]) == {"cam01", "cam02", "cam03", "cam04"}
+    assert "  cam01" in printed
     assert report["sets"]["cmu"]["subjects"] == list(cmu.HELD_OUT_SUBJECTS)  # by default: no prior trained on them
     assert report["sets"]["s8"]["results"]["video"]["temporal_sigma"] == pytest.approx(2.0)  # 0.08 s at 25 fps
 
@@ -212,3 +214,25 @@ def test_cmu_subjects_split_training_from_validation():
     assert np.abs(poses[:, 0]).max() == 0 and poses[:, 10, 2].mean() > 0.5  # pelvis-relative, head up (world Z up)
     with pytest.raises(ValueError, match="no CMU trials of subjects"):
         validate.cmu_clips(str(SHARED / "cmu"), 4, 1, 0, (99,))
+
+
+def test_pose2sim_clean_lifts_the_reprojected_triangulation():
+    """The clean twin of the Pose2Sim set: same frames and truth, every joint seen where the
+    triangulation projects, so its error is the lifting's own."""
+    import argparse
+
+    _need(SHARED / "pose2sim" / pose2sim.TRC_FILE)
+    args = argparse.Namespace(sets=["pose2sim", "pose2sim_clean"], video=False, clip_seconds=2.0, h36m=None,
+                              subject="S8", frames=1, seed=0, cmu=None, pose2sim=None, noise=[])  # fmt: skip
+    (detected, clean), skipped = validate.build_sets(args)
+    assert skipped == {} and [detected.name, clean.name] == args.sets
+    for d, c in zip(detected.clips, clean.clips):
+        assert c.key == d.key and np.array_equal(c.gt3d, d.gt3d) and np.array_equal(c.K, d.K)
+        head = JOINT_NAMES.index("head")  # COCO has no head top: a perfect COCO detector neither
+        given = np.arange(17) != head
+        assert np.all(c.confidence[:, given] == 1.0) and np.isfinite(c.keypoints[:, given]).all()
+        assert np.all(c.confidence[:, head] == 0.0) and np.isnan(c.keypoints[:, head]).all()
+        u = c.gt3d[:, given] @ c.K.T
+        np.testing.assert_allclose(c.keypoints[:, given], u[..., :2] / u[..., 2:], atol=1e-6)
+        seen = d.confidence > 0
+        assert np.median(np.linalg.norm(c.keypoints[seen] - d.keypoints[seen], axis=-1)) > 1.0  # not the detections
