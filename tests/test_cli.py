@@ -387,3 +387,41 @@ def test_an_out_that_is_the_calibration_file_is_refused_before_reading(tmp_path,
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "refusing to overwrite" in lines[0] and "calib.npz" in lines[0], proc.stderr
     assert calibration.read_text() == CALIBRATION
+
+
+def test_save_body_then_lift_with_it(tmp_path, tiny_prior_file):
+    """--save-body writes the lifted frames' median bone lengths next to OUT; --body lifts with a
+    body (LiftConfig.bone_lengths), as the library does."""
+    import json
+
+    from zedo_core.body import median_bone_lengths, read_body
+
+    kp = np.concatenate([KP, KP[::-1], KP])
+    src = write_npz(tmp_path / "in.npz", keypoints=kp, K=K)
+    body_file = tmp_path / "actor.json"
+    proc = run_cli("lift", src, tmp_path / "take1.npz", "--prior", tiny_prior_file, "--iterations", 5, "--video",
+                   "--save-body", body_file)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert f"wrote {body_file}: the body (median bone lengths) of 9 lifted frames" in proc.stderr
+    poses = check_output(tmp_path / "take1.npz", 9, 1)["poses3d"]
+    assert json.loads(body_file.read_text())["format"] == "zedo-body"
+    np.testing.assert_allclose(read_body(body_file), median_bone_lengths(poses), atol=1e-5)
+
+    proc = run_cli("lift", src, tmp_path / "take2.npz", "--prior", tiny_prior_file, "--iterations", 5, "--body", body_file)
+    assert proc.returncode == 0, proc.stderr
+    assert f"the body of {body_file}" in proc.stderr
+    config = LiftConfig(iterations=5, bone_lengths=read_body(body_file))
+    expected = lift(load_prior(tiny_prior_file, device="cpu"), kp, K, config=config)
+    np.testing.assert_allclose(check_output(tmp_path / "take2.npz", 9, 1)["poses3d"], expected.poses3d, rtol=0, atol=1e-5)
+
+
+def test_bad_body_options_exit_2_and_leave_nothing_behind(tmp_path, tiny_prior_file):
+    src = write_npz(tmp_path / "in.npz", keypoints=KP, K=K)
+    out = tmp_path / "out.npz"
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"format": "zedo-body", "version": 1, "bone_lengths": {"pelvis-right_hip": 0.1}}')
+    assert_bad_input(run_cli("lift", src, out, "--prior", tiny_prior_file, "--body", broken), [str(broken), "'right_hip-right_knee'"])
+    assert_bad_input(run_cli("lift", src, out, "--prior", tiny_prior_file, "--body", tmp_path / "no.json"), ["no such body file"])
+    assert_bad_input(run_cli("lift", src, out, "--prior", tiny_prior_file, "--save-body", src), ["refusing to overwrite"])
+    assert_bad_input(run_cli("lift", src, out, "--prior", tiny_prior_file, "--save-body", out), [str(out)])
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == sorted(["broken.json", "in.npz", tiny_prior_file.name])

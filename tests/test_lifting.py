@@ -28,7 +28,7 @@ from zedo_core.lifting import (
 )
 from zedo_core.prior import PosePrior
 from zedo_core.scale import body_size
-from zedo_core.skeleton import PARENTS
+from zedo_core.skeleton import PARENTS, bone_lengths, pull_bone_lengths
 from zedo_core.temporal import robust_fit
 
 FAST = LiftConfig(iterations=5)
@@ -111,8 +111,9 @@ def test_bone_lengths_are_pulled_to_their_clips_median_with_directions_kept():
     def bones(p):
         return p[:, children] - p[:, parents]
 
-    np.testing.assert_allclose(axis.pull_bone_lengths(pose, 0.0), pose, atol=1e-12)
-    full = axis.pull_bone_lengths(pose, 1.0)
+    target = axis.clip_bone_lengths(pose)
+    np.testing.assert_allclose(pull_bone_lengths(pose, target, 0.0), pose, atol=1e-12)
+    full = pull_bone_lengths(pose, target, 1.0)
     lengths = np.linalg.norm(bones(full), axis=-1).reshape(frames, S, 16)
     before = np.linalg.norm(bones(pose), axis=-1).reshape(frames, S, 16)
     for clip in (slice(0, 3), slice(3, 6)):  # each clip and hypothesis: its own median
@@ -120,7 +121,7 @@ def test_bone_lengths_are_pulled_to_their_clips_median_with_directions_kept():
     unit = bones(full) / np.linalg.norm(bones(full), axis=-1, keepdims=True)
     np.testing.assert_allclose(unit, bones(pose) / np.linalg.norm(bones(pose), axis=-1, keepdims=True), atol=1e-9)
     np.testing.assert_array_equal(full[:, 0], 0.0)
-    half = np.linalg.norm(bones(axis.pull_bone_lengths(pose, 0.5)), axis=-1).reshape(frames, S, 16)
+    half = np.linalg.norm(bones(pull_bone_lengths(pose, target, 0.5)), axis=-1).reshape(frames, S, 16)
     np.testing.assert_allclose(half, 0.5 * (before + lengths), rtol=1e-9)
 
 
@@ -134,6 +135,27 @@ def test_video_mode_pulls_each_clips_bones_together(tiny_prior, camera_data):
         lengths = np.linalg.norm(p[:, 1:] - p[:, list(PARENTS[1:])], axis=-1)
         spread[pull] = (lengths.std(axis=0) / lengths.mean(axis=0)).mean()
     assert spread[0.3] < 0.5 * spread[0.0]
+
+
+def test_a_known_body_is_the_pull_target_in_both_modes(tiny_prior, camera_data):
+    """LiftConfig.bone_lengths: frame by frame every frame is pulled towards the given body; in
+    video mode it replaces the clip's median. Without it frame by frame pulls nothing."""
+    _, K, kp = camera_data(8, seed=5)
+    body = tuple(1.15 * bone_lengths(T_POSE))
+    for temporal_sigma in (0.0, 1.0):
+        config = LiftConfig(iterations=12, temporal_sigma=temporal_sigma, steady_size=False, bone_length_pull=0.3)
+        off = np.abs(bone_lengths(lift(tiny_prior, kp, K, config=config).poses3d) - body).mean()
+        on = np.abs(bone_lengths(lift(tiny_prior, kp, K, config=replace(config, bone_lengths=body)).poses3d) - body).mean()
+        assert on < 0.3 * off, (temporal_sigma, on, off)
+    plain = LiftConfig(iterations=12)
+    np.testing.assert_array_equal(
+        lift(tiny_prior, kp, K, config=plain).poses3d, lift(tiny_prior, kp, K, config=replace(plain, bone_length_pull=0.9)).poses3d
+    )
+
+
+def test_lift_config_takes_a_body_as_sixteen_lengths():
+    assert LiftConfig(bone_lengths=np.full(16, 0.25)).bone_lengths == (0.25,) * 16
+    assert LiftConfig().bone_lengths is None
 
 
 def test_implausibility_is_translation_invariant_and_zero_where_no_noise_is_seen(tiny_prior):
@@ -309,6 +331,10 @@ def test_lift_rejects_bad_inputs(tiny_prior, override, expected):
         (dict(ray_release=0.5), "ray_release"),
         (dict(ray_release=float("nan")), "ray_release"),
         (dict(ray_release_at=1.5), "ray_release_at"),
+        (dict(bone_lengths=(0.2,) * 15), "bone_lengths must be 16"),
+        (dict(bone_lengths=(0.2,) * 15 + (-0.1,)), "bone_lengths"),
+        (dict(bone_lengths=(0.2,) * 15 + (float("nan"),)), "bone_lengths"),
+        (dict(bone_lengths=("long",) * 16), "bone_lengths"),
     ],
 )
 def test_lift_config_rejects_bad_values(kwargs, match):

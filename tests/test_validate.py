@@ -11,9 +11,10 @@ import pytest
 from training import cmu, pose2sim, validate
 from training.evaluate import Clip, draw_starts
 from training.h36m import project
-from zedo_core.skeleton import JOINT_NAMES
+from zedo_core.lifting import LiftConfig
+from zedo_core.skeleton import JOINT_NAMES, bone_lengths
 
-from conftest import REPO_ROOT, synthetic_camera_data
+from conftest import REPO_ROOT, T_POSE, synthetic_camera_data
 
 SHARED = REPO_ROOT.parent / "shared" / "data"
 
@@ -236,3 +237,38 @@ def test_pose2sim_clean_lifts_the_reprojected_triangulation():
         np.testing.assert_allclose(c.keypoints[:, given], u[..., :2] / u[..., 2:], atol=1e-6)
         seen = d.confidence > 0
         assert np.median(np.linalg.norm(c.keypoints[seen] - d.keypoints[seen], axis=-1)) > 1.0  # not the detections
+
+
+def test_known_body_comes_from_other_footage_of_the_same_person(tiny_prior_file, tmp_path):
+    """--known-body: each Pose2Sim camera gets the body of the other cameras' lifts, each CMU
+    subject the body of its clips in a second draw; the run records them (tiny prior: the
+    figures mean nothing)."""
+    _need(SHARED / "cmu" / cmu.POSES_FILE)
+    _need(SHARED / "pose2sim" / pose2sim.TRC_FILE)
+    out = tmp_path / "report.json"
+    fast = ["--set", "iterations=2", "--set", "start_pool=1", "--set", "yaw_steps=4"]
+    args = ["--prior", str(tiny_prior_file), "--frames", "4", *fast, "--known-body", "--sets", "cmu", "pose2sim", "--json", str(out)]
+    assert validate.main(args) == 0
+    report = json.loads(out.read_text())
+    assert report["config"]["known_body"] is True
+    p2s = report["sets"]["pose2sim"]["known_body"]
+    assert set(p2s["bone_lengths_m"]) == {"cam01", "cam02", "cam03", "cam04"} and "other cameras" in p2s["source"]
+    bodies = [np.array(b) for b in p2s["bone_lengths_m"].values()]
+    assert all(b.shape == (16,) and (b > 0).all() for b in bodies) and not np.allclose(bodies[0], bodies[1])
+    cmu_body = report["sets"]["cmu"]["known_body"]
+    assert set(cmu_body["bone_lengths_m"]) <= {f"subject {s}" for s in cmu.HELD_OUT_SUBJECTS} and "seed 1" in cmu_body["source"]
+    assert report["sets"]["pose2sim"]["results"]["frame"]["frames"] == 400
+
+
+def test_each_person_is_lifted_with_their_own_body(tiny_prior):
+    """lift_with_bodies: clips grouped by person, each group lifted with its body (and in the
+    clips' order); a person without a body is lifted without one."""
+    poses3d, K, kp = synthetic_camera_data(4)
+    clips = [Clip(f"pose2sim/cam0{i}", f"cam0{i}", np.arange(1), poses3d[i : i + 1], kp[i : i + 1], np.ones((1, 17)), K)
+             for i in (1, 2, 3)]  # fmt: skip
+    vset = validate.ValidationSet("pose2sim", "test", clips, 60.0)
+    body = bone_lengths(T_POSE) * 1.3
+    config = LiftConfig(iterations=6, start_pool=1, yaw_steps=4, bone_length_pull=0.5)
+    poses, _ = validate.lift_with_bodies(tiny_prior, vset, config, {"cam01": body, "cam03": body})
+    error = [np.abs(bone_lengths(p[0]) - body).mean() for p in poses]
+    assert error[0] < 0.5 * error[1] and error[2] < 0.5 * error[1]

@@ -1,6 +1,6 @@
 """Validation across datasets: what users bring (other people, skeletons, detectors), one table.
 
-    python -m training.validate [--prior PATH] [--frames 300] [--seed 0] [--video]
+    python -m training.validate [--prior PATH] [--frames 300] [--seed 0] [--video] [--known-body]
                                 [--sets s8 s8_mixed cmu pose2sim ...] [--set FIELD=VALUE ...]
                                 [--noise FIELD=VALUE ...] [--json reports/validate.json]
 
@@ -36,6 +36,13 @@ with the reason. The sets (``--frames`` frames each, seeded; every S8 set uses t
   the detections give (all but the head top). Against ``pose2sim`` it splits that set's error
   into the detector's share and the lifting's own.
 
+``--known-body`` lifts ``cmu``, ``pose2sim`` and ``pose2sim_clean`` with a known body
+(``LiftConfig.bone_lengths``) measured as a user could, from other footage of the same person
+lifted in video mode (``zedo_core.body.median_bone_lengths``): each Pose2Sim camera with the body
+of the other three cameras' lifts, each CMU subject with the body of its own clips in a second
+draw (``--seed`` + 1, same ``--frames`` and clip length). The other sets are one person per clip
+and are lifted as usual.
+
 Frame by frame (default) the frames are single, independent. ``--video`` draws the S8 and CMU
 sets as clips of ``--clip-seconds`` (S8 at 25 fps, every 2nd frame; CMU at 30 fps) instead and
 lifts every set twice: frame by frame and in video mode
@@ -63,6 +70,7 @@ import torch
 from training import cmu, pose2sim
 from training.evaluate import H36M_FPS, Clip, action_name, apply_overrides, draw_starts, lift_clips
 from training.h36m import TRAIN_SUBJECTS, load_cameras, load_poses, project
+from zedo_core.body import median_bone_lengths
 from zedo_core.layouts import to_h36m
 from zedo_core.lifting import LiftConfig
 from zedo_core.metrics import acceleration_error, mpjpe, pa_mpjpe, pck, procrustes_align, root_path_error
@@ -358,6 +366,56 @@ def build_sets(args: argparse.Namespace) -> tuple[list[ValidationSet], dict[str,
     return sets, skipped
 
 
+# ---------------------------------------------------------------------------------- known body
+
+KNOWN_BODY_SETS = ("cmu", "pose2sim", "pose2sim_clean")
+
+
+def person_of(vset: ValidationSet, clip: Clip) -> str:
+    """Whose body a clip of a ``KNOWN_BODY_SETS`` set gets: its Pose2Sim camera (the body comes
+    from the other cameras) or its CMU subject."""
+    if vset.name.startswith("pose2sim"):
+        return clip.action
+    return f"subject {cmu.subject_of(clip.key.split('/', 1)[1])}"
+
+
+def known_bodies(prior, vset: ValidationSet, config: LiftConfig, args: argparse.Namespace) -> tuple[dict[str, np.ndarray], str]:
+    """``{person: (16,) bone lengths}`` for the clips of ``vset`` from other footage of the same
+    person lifted in video mode, and where it came from (module docstring)."""
+    video = replace(config, temporal_sigma=video_sigma(vset.fps), bone_lengths=None)
+    if vset.name.startswith("pose2sim"):
+        poses, _ = lift_clips(prior, vset.clips, video)
+        bodies = {
+            person_of(vset, clip): median_bone_lengths(np.concatenate([p for other, p in zip(vset.clips, poses) if other is not clip]))
+            for clip in vset.clips
+        }  # fmt: skip
+        return bodies, "the other cameras' video-mode lifts of the same 2D"
+    clip_len = max(1, round(args.clip_seconds * cmu.FPS))
+    others = cmu_clips(args.cmu, args.frames, clip_len, args.seed + 1, tuple(args.cmu_subjects))
+    poses, _ = lift_clips(prior, others, video)
+    bodies: dict[str, list[np.ndarray]] = {}
+    for clip, p in zip(others, poses):
+        bodies.setdefault(f"subject {cmu.subject_of(clip.key.split('/', 1)[1])}", []).append(p)
+    source = f"video-mode lifts of {len(others)} clips of {clip_len} frames drawn with seed {args.seed + 1}"
+    return {person: median_bone_lengths(np.concatenate(ps)) for person, ps in bodies.items()}, source
+
+
+def lift_with_bodies(prior, vset: ValidationSet, config: LiftConfig, bodies: dict[str, np.ndarray]) -> tuple[list[np.ndarray], float]:
+    """:func:`lift_clips` with each clip's person's body; a person without one is lifted without."""
+    poses: list[np.ndarray | None] = [None] * len(vset.clips)
+    seconds = 0.0
+    people = [person_of(vset, clip) for clip in vset.clips]
+    for person in dict.fromkeys(people):
+        which = [i for i, p in enumerate(people) if p == person]
+        body = bodies.get(person)
+        group_config = replace(config, bone_lengths=None if body is None else tuple(body))
+        lifted, took = lift_clips(prior, [vset.clips[i] for i in which], group_config)
+        seconds += took
+        for i, p in zip(which, lifted):
+            poses[i] = p
+    return poses, seconds
+
+
 # ------------------------------------------------------------------------------------- scoring
 
 
@@ -427,6 +485,7 @@ def run(args: argparse.Namespace, progress: Callable[[str], None] = print) -> di
     report: dict = {
         "command": "python -m training.validate " + " ".join(args.argv),
         "config": {**config.__dict__, "frames": args.frames, "seed": args.seed, "video": args.video,
+                   "known_body": args.known_body,
                    "clip_seconds": args.clip_seconds if args.video else None, "subject": args.subject,
                    "device": str(prior.device)},
         "prior": prior.metadata,
@@ -439,11 +498,22 @@ def run(args: argparse.Namespace, progress: Callable[[str], None] = print) -> di
     lines = []
     for vset in sets:
         entry = {"description": vset.description, "fps": vset.fps, "clips": len(vset.clips), **vset.info, "results": {}}
+        bodies = None
+        if args.known_body and vset.name in KNOWN_BODY_SETS:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*fewer than 4 distinct joints.*")
+                bodies, source = known_bodies(prior, vset, config, args)
+            entry["known_body"] = {"source": source, "bone_lengths_m": {k: [round(float(x), 4) for x in v] for k, v in bodies.items()}}
+        elif args.known_body:
+            progress(f"{vset.name}: lifted without a known body (one person per clip)")
         for mode in modes:
             sigma = video_sigma(vset.fps) if mode == "video" else 0.0
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=".*fewer than 4 distinct joints.*")
-                poses, seconds = lift_clips(prior, vset.clips, replace(config, temporal_sigma=sigma))
+                if bodies is not None:
+                    poses, seconds = lift_with_bodies(prior, vset, replace(config, temporal_sigma=sigma), bodies)
+                else:
+                    poses, seconds = lift_clips(prior, vset.clips, replace(config, temporal_sigma=sigma))
             result = score(vset.clips, poses)
             result.update(seconds=round(seconds, 2), temporal_sigma=sigma)
             entry["results"][mode] = result
@@ -472,6 +542,10 @@ def main(argv: list[str] | None = None) -> int:
         help="override a DetectorNoise field of the s8_noise set (repeatable), e.g. outlier_rate=0",
     )
     parser.add_argument("--video", action="store_true", help="clips, lifted frame by frame and in video mode")
+    parser.add_argument(
+        "--known-body", action="store_true",
+        help="lift cmu and pose2sim* with a body measured from other footage of the same person (LiftConfig.bone_lengths)",
+    )
     parser.add_argument("--clip-seconds", type=float, default=2.0, help="clip length with --video (default 2 s)")
     parser.add_argument("--sets", nargs="+", choices=SET_NAMES, default=list(SET_NAMES), metavar="SET",
                         help=f"sets to run (default all: {' '.join(SET_NAMES)})")  # fmt: skip

@@ -18,6 +18,9 @@ whole or not at all.
 With ``--video`` the frames are one clip and neighbouring frames help each other (video mode:
 LiftConfig.temporal_sigma = 0.08 s x IN's ``fps``, 25 fps when IN has none); ``--temporal-sigma``
 sets the width in frames instead. Without either, every frame is lifted on its own.
+``--save-body BODY.json`` also writes the person's body, the median bone lengths of the lifted
+frames (zedo_core.body); ``--body BODY.json`` lifts with a body measured before, e.g. over other
+takes or cameras of the same person (LiftConfig.bone_lengths).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from typing import TextIO
 
 import numpy as np
 
+from .body import median_bone_lengths, read_body, write_body
 from .camera_files import apply_camera, read_camera
 from .inputs import InputError, listed_frames, real_array
 from .keypoint_files import KeypointSequence, read_keypoints, stored_fps, stored_layout
@@ -144,8 +148,9 @@ def _read_lift_input(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray |
 
 def _lift_command(args: argparse.Namespace) -> int:
     # Before any work: OUT must not be an input (IN, the calibration file, the prior), and must be writable.
-    inputs = [args.input] + [path for path in (args.camera, args.prior) if path is not None]
-    check_output_paths(inputs, [args.output])
+    inputs = [args.input] + [path for path in (args.camera, args.prior, args.body) if path is not None]
+    check_output_paths(inputs, [args.output] + ([args.save_body] if args.save_body is not None else []))
+    body = read_body(args.body) if args.body is not None else None
     keypoints, confidence, K, fps, notes = _read_lift_input(args)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
@@ -154,7 +159,9 @@ def _lift_command(args: argparse.Namespace) -> int:
         temporal_sigma = args.temporal_sigma
     elif args.video:
         temporal_sigma = video_sigma(fps)
-    config = LiftConfig(hypotheses=args.hypotheses, iterations=args.iterations, seed=args.seed, temporal_sigma=temporal_sigma)
+    config = LiftConfig(
+        hypotheses=args.hypotheses, iterations=args.iterations, seed=args.seed, temporal_sigma=temporal_sigma, bone_lengths=body
+    )
     prior = load_prior(args.prior, device=resolve_device(args.device))
     bar = ProgressBar()
     with warnings.catch_warnings(record=True) as caught:
@@ -175,10 +182,20 @@ def _lift_command(args: argparse.Namespace) -> int:
                 reprojection_error_px=result.reprojection_error_px,
             )
 
-    write_outputs([(args.output, write)])
+    writers = [(args.output, write)]
+    if args.save_body is not None:
+        if not result.valid.any():
+            raise InputError(f"--save-body {display(args.save_body)}: no frame could be lifted, so there is no body to write")
+        body_lengths = median_bone_lengths(result.poses3d[result.valid])
+        writers.append((args.save_body, lambda tmp: write_body(tmp, body_lengths)))
+    write_outputs(writers)
     mode = f", video mode (temporal sigma {config.temporal_sigma:g} frames)" if config.video else ""
+    mode += f", the body of {display(args.body)}" if args.body is not None else ""
     frames = result.poses3d.shape[0]
     print(f"wrote {display(args.output)}: {frames} frames, {config.hypotheses} hypotheses{mode}", file=sys.stderr)
+    if args.save_body is not None:
+        lifted = int(result.valid.sum())
+        print(f"wrote {display(args.save_body)}: the body (median bone lengths) of {lifted} lifted frames", file=sys.stderr)
     released = result.released_in_answer
     if released.any():
         where = np.flatnonzero(released.any(axis=1))
@@ -239,6 +256,14 @@ def build_parser() -> argparse.ArgumentParser:
     lift_parser.add_argument(
         "--temporal-sigma", type=float, default=None, metavar="FRAMES",
         help="video mode with this coupling width in frames (0 = frame by frame)",
+    )
+    lift_parser.add_argument(
+        "--body", type=Path, default=None, metavar="BODY.json",
+        help="lift with this person's body (bone lengths), e.g. written by --save-body from other footage of them",
+    )
+    lift_parser.add_argument(
+        "--save-body", type=Path, default=None, metavar="BODY.json",
+        help="also write the lifted person's body: the median bone lengths of the lifted frames",
     )
     lift_parser.add_argument("--prior", type=Path, default=None, help=argparse.SUPPRESS)
     lift_parser.set_defaults(handler=_lift_command)

@@ -35,7 +35,7 @@ from .initialization import adam_reference_start, grid_search_start
 from .inputs import InputError, LiftInputs, listed_frames, validate_inputs
 from .prior import PosePrior
 from .scale import steady_size_factors
-from .skeleton import BONE_CHILDREN, BONE_PARENTS, NUM_JOINTS, joints_from_bones
+from .skeleton import NUM_BONES, NUM_JOINTS, bone_lengths, pull_bone_lengths
 from .temporal import (
     apply_filter,
     local_polynomial_coefficients,
@@ -145,6 +145,12 @@ class LiftConfig:
     # keep repairing the poses. A small pull per step, not a hard constraint: hard per-clip lengths
     # bent noisy clips (docs/validation.md). 0 = off.
     bone_length_pull: float = 0.1
+    # A known body: the person's 16 bone lengths in metres (skeleton.BONE_NAMES order), e.g.
+    # zedo_core.body.median_bone_lengths of earlier footage of the same person (docs/validation.md:
+    # a body pooled over more footage than one clip). Video mode pulls towards them instead of
+    # each clip's median; frame by frame, every frame is pulled towards them by bone_length_pull
+    # per iteration from the warm-up's end. None: no known body.
+    bone_lengths: tuple[float, ...] | None = None
     # Detections the prior keeps fighting are let go. From the end of the warm-up to this
     # fraction of the iterations, every joint's tension is summed: the angle by which each
     # denoising step moves it off its ray. A joint whose tension exceeds ray_release times its
@@ -183,6 +189,14 @@ class LiftConfig:
             raise ValueError(f"need ray_release 0 (off) or >= 1 and ray_release_at in [0, 1], got {self.ray_release}, {self.ray_release_at}")
         if not 0.0 <= self.bone_length_pull <= 1.0:
             raise ValueError(f"bone_length_pull must lie in [0, 1], got {self.bone_length_pull}")
+        if self.bone_lengths is not None:
+            try:
+                lengths = tuple(float(x) for x in np.ravel(np.asarray(self.bone_lengths, dtype=float)))
+            except (TypeError, ValueError):
+                lengths = ()
+            if len(lengths) != NUM_BONES or not all(math.isfinite(x) and x > 0 for x in lengths):
+                raise ValueError(f"bone_lengths must be {NUM_BONES} finite lengths > 0 (metres), got {self.bone_lengths!r}")
+            object.__setattr__(self, "bone_lengths", lengths)
         for name in ("temporal_sigma", "temporal_translation_sigma", "temporal_keypoint_sigma", "temporal_outlier"):
             value = getattr(self, name)
             if value is not None and not (math.isfinite(value) and value >= 0):
@@ -332,22 +346,17 @@ class _TimeAxis:
         labels = to_numpy(self.segments)
         return [asarray_like(np.flatnonzero(labels == label), self.slot, "int64") for label in np.unique(labels)]
 
-    def pull_bone_lengths(self, pose: Array, fraction: float) -> Array:
-        """Pelvis-relative poses ``(R, 17, 3)`` with every bone's length moved ``fraction`` of the
-        way to its median over the frames of its segment and hypothesis, its direction kept."""
+    def clip_bone_lengths(self, pose: Array) -> Array:
+        """``(R, 16)`` each row's bone lengths' median over the frames of its segment and hypothesis."""
         xp = namespace(pose)
-        bones = pose[:, BONE_CHILDREN] - pose[:, BONE_PARENTS]
-        length = norm(bones)
+        length = bone_lengths(pose)
         dense = full_like_shape(length, (self.frames * self.S, length.shape[1]), float("nan"))
         dense[self.slot] = length
         dense = dense.reshape(self.frames, self.S, length.shape[1])
         median = xp.zeros_like(dense)
         for frames in self.segment_frames:
             median[frames] = nanmedian(dense[frames], axis=0)[None]
-        target = median.reshape(self.frames * self.S, length.shape[1])[self.slot]
-        ratio = 1.0 + fraction * (target / xp.clip(length, 1e-9, None) - 1.0)
-        bones = bones * xp.where(xp.isfinite(ratio), ratio, xp.ones_like(ratio))[..., None]
-        return joints_from_bones(pose[:, 0], bones)
+        return median.reshape(self.frames * self.S, length.shape[1])[self.slot]
 
 
 # A frame keeps at least this many joints on their rays: ray release never lets go of more.
@@ -420,6 +429,7 @@ def _optimise_chunk(
             translation = time_axis.smooth(translation[:, None], translation_sigma)[:, 0]
         return translation
 
+    body = None if config.bone_lengths is None else asarray_like(config.bone_lengths, keypoints)
     release_at = int(round(config.ray_release_at * n)) if config.ray_release > 0 else -1
     tension = xp.zeros_like(confidence)
     released = xp.zeros_like(visible)
@@ -449,7 +459,10 @@ def _optimise_chunk(
             pose = time_axis.smooth(pose, pose_sigma, config.temporal_degree)
             pose = pose - pose[:, :1]
             if config.bone_length_pull > 0:
-                pose = time_axis.pull_bone_lengths(pose, config.bone_length_pull)
+                target = body if body is not None else time_axis.clip_bone_lengths(pose)
+                pose = pull_bone_lengths(pose, target, config.bone_length_pull)
+        elif body is not None and i >= warmup:
+            pose = pull_bone_lengths(pose, body, config.bone_length_pull)
         on_iteration()
     if n > warmup:
         translation = new_translation(pose, rays, K)
