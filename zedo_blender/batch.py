@@ -16,6 +16,11 @@ lifting); it replaces ``--focal`` / ``--fov``, which cannot be given with it, an
 then names the footage's size when it was scaled from the calibrated one. ``--footage VIDEO``
 makes the video the .blend's movie clip, behind the camera, and gives the frame rate.
 
+One person in many clips (takes, or the cameras of one take): ``--one-body`` measures their body
+(the median bone lengths over every input, a first pass) and lifts every input with it, which is
+more accurate than each clip's own (docs/validation.md) and takes twice the time; ``--body
+BODY.json`` lifts with a body measured before (``python -m zedo_core lift --save-body``).
+
 Several ``--input`` groups convert one after another; the options after each ``--input`` belong
 to it, options before the first ``--input`` apply to all. Every input is read and checked before
 any conversion starts, and no output may be an input. Bad input exits with status 2 and one line
@@ -78,6 +83,8 @@ class Job:
     camera_name: str | None = None
     footage: Path | None = None
     fps: float | None = None
+    body: Path | None = None
+    one_body: bool = False
 
 
 def _global_parser() -> argparse.ArgumentParser:
@@ -91,6 +98,10 @@ def _global_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--no-foot-lock", action="store_true", help="keep the feet as lifted (default: planted feet are pinned, no sliding)"
+    )
+    parser.add_argument(
+        "--one-body", action="store_true",
+        help="the inputs show one person: measure their body over all inputs first, then lift each with it (twice the time)",
     )
     parser.add_argument(
         "--bvh-up", choices=("y", "z"), default="y",
@@ -129,6 +140,10 @@ def _add_job_options(parser: argparse.ArgumentParser) -> None:
         "video mode assumes 25)",
     )
     parser.add_argument("--actor-height", type=float, default=None, help="actor's standing height in metres")
+    parser.add_argument(
+        "--body", type=Path, default=None, metavar="BODY.json",
+        help="the person's body (bone lengths, from python -m zedo_core lift --save-body): lift with it",
+    )
     parser.add_argument(
         "--retarget-to", type=Path, default=None, metavar="RIG.blend",
         help="also bake the motion onto the armature in this .blend (appended into the output)",
@@ -187,9 +202,12 @@ def parse_args(argv: list[str]) -> tuple[EstimateSettings, list[Job]]:
                 actor_height=pick("actor_height"), retarget_to=pick("retarget_to"),
                 retarget_armature=pick("retarget_armature"), bone_map=pick("bone_map"), bvh_up=common.bvh_up.upper(),
                 camera=pick("camera"), camera_name=pick("camera_name"), footage=part.footage, fps=pick("fps"),
+                body=pick("body"), one_body=common.one_body,
             )
         )
         job = jobs[-1]
+        if job.one_body and job.body is not None:
+            raise BatchError(f"--one-body measures the body from the inputs: drop --body {job.body}")
         if job.camera_name is not None and job.camera is None:
             raise BatchError(f"--camera-name {job.camera_name}: needs --camera FILE")
         if job.camera is not None and (job.focal is not None or job.fov is not None):
@@ -199,7 +217,7 @@ def parse_args(argv: list[str]) -> tuple[EstimateSettings, list[Job]]:
     outputs = [p for job in jobs for p in (job.output, job.bvh, job.fbx) if p is not None]
     inputs = [
         path for job in jobs
-        for path in (job.input, job.camera, job.footage, job.retarget_to, job.bone_map) if path is not None
+        for path in (job.input, job.camera, job.footage, job.retarget_to, job.bone_map, job.body) if path is not None
     ]  # fmt: skip
     try:  # before any work: no output may be an input (or a frame in an input folder), a folder or unwritable
         engine_module("safe_io").check_output_paths(inputs, outputs)
@@ -228,6 +246,7 @@ class PreparedInput:
     camera: str = ""  # where K came from (printed)
     target: RetargetTarget | None = None
     notes: tuple[str, ...] = ()  # what the readers decided (printed)
+    body: tuple[float, ...] | None = None  # the person's bone lengths (LiftConfig.bone_lengths)
 
 
 def _read_bone_map(path: Path) -> bone_maps.BoneMap:
@@ -378,9 +397,15 @@ def prepare(job: Job) -> PreparedInput:
     if job.retarget_to is None and (job.retarget_armature is not None or job.bone_map is not None):
         raise BatchError("--retarget-armature and --bone-map need --retarget-to RIG.blend")
     target = find_target(job) if job.retarget_to is not None else None
+    body = None
+    if job.body is not None:
+        try:
+            body = engine_module("body").read_body(job.body)
+        except ValueError as error:
+            raise BatchError(f"--body {error}") from None
     return PreparedInput(
         sequence.keypoints, sequence.confidence, K, tuple(int(v) for v in image_size), fps, camera,
-        target=target, notes=sequence.notes,
+        target=target, notes=sequence.notes, body=body,
     )
 
 
@@ -476,6 +501,33 @@ def _display(path: object) -> str:
     return engine_module("safe_io").display(path)
 
 
+def _lift(prepared: PreparedInput, settings: EstimateSettings, progress=None):
+    """The engine's ``LiftResult`` for one prepared input (with its body, if any)."""
+    try:
+        return estimate(
+            prepared.keypoints, prepared.K, prepared.confidence, settings, progress, fps=prepared.fps, bone_lengths=prepared.body
+        )
+    except RuntimeError as error:  # e.g. --device cuda without CUDA (also EngineUnavailable, PriorLoadError)
+        raise RunError(engine_module("safe_io").first_line(error)) from None
+
+
+def measure_one_body(jobs: list[Job], prepared: list[PreparedInput], settings: EstimateSettings, log=print) -> tuple[float, ...]:
+    """``--one-body``: the median bone lengths over every input's lifted frames (a first pass)."""
+    poses = []
+    for i, (job, data) in enumerate(zip(jobs, prepared), 1):
+        log(f"  body, pass 1 [{i}/{len(jobs)}]: {_display(job.input.name)}")
+        lifted = _lift(data, settings)
+        poses.append(lifted.poses3d[lifted.valid])
+    try:
+        lengths = engine_module("body").median_bone_lengths(np.concatenate(poses))
+    except ValueError as error:
+        raise BatchError(f"--one-body: {error}") from None
+    frames = sum(len(p) for p in poses)
+    log(f"  one body over {frames} frames of {len(jobs)} input(s): legs {lengths[1] + lengths[2]:.2f} m, "
+        f"spine {lengths[6] + lengths[7]:.2f} m")  # fmt: skip
+    return tuple(float(x) for x in lengths)
+
+
 def convert(job: Job, prepared: PreparedInput, settings: EstimateSettings, log=print) -> None:
     """Lift one input and write its .blend (and BVH / FBX) files."""
     step = {"last": -1}
@@ -484,6 +536,8 @@ def convert(job: Job, prepared: PreparedInput, settings: EstimateSettings, log=p
         log(f"  {label}: {note}")
     if prepared.camera:
         log(f"  {label}: {prepared.camera}")
+    if prepared.body is not None:
+        log(f"  {label}: lifted with {'the one body of all inputs' if job.one_body else f'the body of {_display(job.body)}'}")
 
     def progress(done: int, total: int) -> None:
         percent = 100 * done // max(total, 1)
@@ -491,10 +545,7 @@ def convert(job: Job, prepared: PreparedInput, settings: EstimateSettings, log=p
             step["last"] = percent // 10
             log(f"  {label}: {percent}%")
 
-    try:
-        lifted = estimate(prepared.keypoints, prepared.K, prepared.confidence, settings, progress, fps=prepared.fps)
-    except RuntimeError as error:  # e.g. --device cuda without CUDA (also EngineUnavailable, PriorLoadError)
-        raise RunError(engine_module("safe_io").first_line(error)) from None
+    lifted = _lift(prepared, settings, progress)
     skipped = np.flatnonzero(~lifted.valid)
     if len(skipped):
         log(f"  warning: {len(skipped)} frame(s) with fewer than 4 joints were not keyed (first: {skipped[0]})")
@@ -565,6 +616,10 @@ def main(argv: list[str] | None = None) -> int:
         with safe_io.termination_as_exception():  # SIGTERM: clean up as for Ctrl-C
             settings, jobs = parse_args(argv)
             prepared = [prepare(job) for job in jobs]
+            if jobs[0].one_body:
+                body = measure_one_body(jobs, prepared, settings, log=lambda text: print(text, flush=True))
+                for data in prepared:
+                    data.body = body
             for i, (job, data) in enumerate(zip(jobs, prepared), 1):
                 print(f"[{i}/{len(jobs)}] {_display(job.input)}", flush=True)
                 convert(job, data, settings, log=lambda text: print(text, flush=True))

@@ -17,6 +17,9 @@ from typing import TYPE_CHECKING
 # Public name -> defining module. Imported on first use (PEP 562), so importing the package is
 # cheap: the Blender add-on draws its panels and reads files before anyone asks for a pose.
 _EXPORTS = {
+    "median_bone_lengths": "body",
+    "read_body": "body",
+    "write_body": "body",
     "CameraCalibration": "camera_files",
     "apply_camera": "camera_files",
     "read_camera": "camera_files",
@@ -68,6 +71,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs
+    from .body import median_bone_lengths, read_body, write_body
     from .camera_files import CameraCalibration, apply_camera, read_camera, read_cameras
     from .distortion import distort_points, undistort_points
     from .foot_contacts import FootLockConfig, lock_planted_feet
@@ -109,13 +113,16 @@ __all__ = [
     "lock_planted_feet",
     "load_prior",
     "match_joint",
+    "median_bone_lengths",
     "mpjpe",
     "pa_mpjpe",
+    "read_body",
     "read_camera",
     "read_cameras",
     "read_keypoints",
     "to_h36m",
     "undistort_points",
     "validate_inputs",
+    "write_body",
 ]
 __version__ = "0.1.0"

@@ -204,3 +204,40 @@ def test_non_utf8_file_names(tmp_path, clip, capsys, addon):
     assert "clip\\xff.npz" in stdout
     assert sorted(os.listdir(tmp_path)) == sorted(["clip.npz", src.name, folder.name, bvh.name])
     assert os.listdir(folder) == [out.name]
+
+
+def test_one_body_measures_the_inputs_then_lifts_each_with_it(tmp_path, clip, capsys, monkeypatch, addon):
+    """--one-body: a first pass over every input, then each lifted with their median bone lengths;
+    --body: a body file from the CLI's --save-body. Bad body options are one line, before any work."""
+    from zedo_core.body import read_body, write_body
+
+    bodies = []
+    real_estimate = batch.estimate
+
+    def spy(*args, bone_lengths=None, **kwargs):
+        bodies.append(bone_lengths)
+        return real_estimate(*args, bone_lengths=bone_lengths, **kwargs)
+
+    monkeypatch.setattr(batch, "estimate", spy)
+    code, err, out = run(capsys, "--iterations", 2, "--one-body", "--input", clip, "--output", tmp_path / "a.blend",
+                         "--input", clip, "--output", tmp_path / "b.blend")  # fmt: skip
+    assert code == 0, err
+    assert "one body over 12 frames of 2 input(s)" in out and out.count("lifted with the one body of all inputs") == 2
+    assert bodies[:2] == [None, None] and bodies[2] is not None and bodies[2] == bodies[3] and len(bodies) == 4
+
+    body_file = tmp_path / "actor.json"
+    write_body(body_file, np.asarray(bodies[2]) * 1.1)
+    bodies.clear()
+    code, err, out = run(capsys, "--iterations", 2, "--input", clip, "--body", body_file, "--output", tmp_path / "c.blend")
+    assert code == 0, err
+    assert f"lifted with the body of {body_file}" in out
+    np.testing.assert_allclose(bodies[0], read_body(body_file))
+
+    before = files(tmp_path)
+    code, err, _ = run(capsys, "--one-body", "--input", clip, "--body", body_file, "--output", tmp_path / "d.blend")
+    assert code == 2 and len(err) == 1 and "--one-body" in err[0] and "drop --body" in err[0]
+    code, err, _ = run(capsys, "--input", clip, "--body", tmp_path / "none.json", "--output", tmp_path / "d.blend")
+    assert code == 2 and len(err) == 1 and "no such body file" in err[0] and "none.json" in err[0]
+    code, err, _ = run(capsys, "--input", clip, "--body", clip, "--output", tmp_path / "d.blend")
+    assert code == 2 and len(err) == 1 and "not a readable JSON body file" in err[0]
+    assert files(tmp_path) == before
