@@ -40,7 +40,7 @@ def median_bone_lengths(poses3d: np.ndarray) -> np.ndarray:
     return np.median(bone_lengths(poses), axis=0)
 
 
-def body_document(lengths: np.ndarray) -> dict:
+def _body_document(lengths: np.ndarray) -> dict:
     """The JSON document of a body (:func:`write_body`)."""
     lengths = np.asarray(lengths, dtype=np.float64).reshape(-1)
     if lengths.shape != (NUM_BONES,) or not (np.isfinite(lengths).all() and (lengths > 0).all()):
@@ -56,7 +56,7 @@ def body_document(lengths: np.ndarray) -> dict:
 def write_body(path: str | Path, lengths: np.ndarray) -> None:
     """Write a body to ``path`` as JSON (callers wanting whole-or-nothing writes use
     ``safe_io.write_outputs`` around it)."""
-    text = json.dumps(body_document(lengths), indent=2) + "\n"
+    text = json.dumps(_body_document(lengths), indent=2) + "\n"
     Path(path).write_text(text, encoding="utf-8")
 
 

@@ -147,7 +147,8 @@ def _read_lift_input(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray |
 
 
 def _lift_command(args: argparse.Namespace) -> int:
-    # Before any work: OUT must not be an input (IN, the calibration file, the prior), and must be writable.
+    # Before any work: OUT (and --save-body's file) must not be an input (IN, the calibration
+    # file, the prior, --body's file), and must be writable.
     inputs = [args.input] + [path for path in (args.camera, args.prior, args.body) if path is not None]
     check_output_paths(inputs, [args.output] + ([args.save_body] if args.save_body is not None else []))
     body = read_body(args.body) if args.body is not None else None
