@@ -14,6 +14,8 @@ from .engine import engine_module
 from .tracks import clip_camera_is_default, clip_intrinsics, read_keypoints
 
 MIN_JOINTS = 4
+# Custom property of an estimated rig: the lifted actor's 16 bone lengths (zedo_core.body).
+BODY_PROPERTY = "zedo_body_m"
 
 
 class NotReady(Exception):
@@ -34,6 +36,7 @@ class EstimateRequest:
     actor_height: float | None
     settings: EstimateSettings
     fps: float  # the footage's frame rate (the clip's, else the scene's)
+    bone_lengths: tuple[float, ...] | None = None  # the actor's body from the Body file
 
     def run(self, progress=None, should_cancel=None):
         """The engine run (safe on a worker thread: touches no Blender data). ``progress`` is
@@ -47,7 +50,9 @@ class EstimateRequest:
             def lifting(done: int, total: int) -> None:
                 progress(done, total, "Lifting to 3D")
 
-        return estimate(self.keypoints, self.K, self.confidence, self.settings, lifting, should_cancel, self.fps)
+        return estimate(
+            self.keypoints, self.K, self.confidence, self.settings, lifting, should_cancel, self.fps, self.bone_lengths
+        )
 
 
 class Blocker(str):
@@ -200,6 +205,12 @@ def gather_request(context: bpy.types.Context, settings, engine_settings: Estima
     keypoints, confidence = read_keypoints(
         clip, tracking_object.tracks, settings.track_names(), settings.frame_start, settings.frame_end
     )
+    bone_lengths = None
+    if settings.body_file:
+        try:
+            bone_lengths = engine_module("body").read_body(bpy.path.abspath(settings.body_file))
+        except ValueError as error:
+            raise NotReady(f"Body file: {error}") from None
     if camera.calibrated:
         keypoints = undistorted(clip, keypoints, K)
     visible = (confidence > 0).sum(axis=1)
@@ -219,6 +230,7 @@ def gather_request(context: bpy.types.Context, settings, engine_settings: Estima
         actor_height=settings.actor_height if settings.use_actor_height else None,
         settings=engine_settings,
         fps=_frame_rate(context.scene, clip),
+        bone_lengths=bone_lengths,
     )
 
 
@@ -260,6 +272,10 @@ def apply_request(context: bpy.types.Context, request: EstimateRequest, lift_res
     scene.frame_start = request.frame_start
     scene.frame_end = request.frame_start + len(request.keypoints) - 1
     scene.zedo.retarget_source = result.armature
+    # The actor's body as lifted (metres, before any actor-height scaling), for Save Body.
+    lifted = np.asarray(lift_result.poses3d)[np.asarray(lift_result.valid)]
+    if len(lifted):
+        result.armature[BODY_PROPERTY] = [float(x) for x in engine_module("body").median_bone_lengths(lifted)]
     return result
 
 

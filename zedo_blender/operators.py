@@ -1,16 +1,18 @@
-"""Operators: Estimate 3D Pose (threaded, cancellable), Auto-Map joints, Retarget, New Bone Map."""
+"""Operators: Estimate 3D Pose (threaded, cancellable), Auto-Map joints, Retarget, New Bone Map, Save Body."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import bpy
 import numpy as np
+from bpy_extras.io_utils import ExportHelper
 
 from . import bone_maps
 from . import estimate as estimate_module
 from . import retarget as retarget_module
-from .engine import EngineUnavailable
+from .engine import EngineUnavailable, engine_module
 from .jobs import EngineJob, ModalRun
 from .preferences import estimate_settings
 from .skeleton import NUM_JOINTS
@@ -81,7 +83,7 @@ class ZEDO_OT_estimate_pose(bpy.types.Operator):
         self.report(
             {"INFO"},
             f"Keyed {result.keyed_frames} frames onto '{result.armature.name}' (action '{result.action.name}', "
-            f"height {result.height_m:.2f} m)",
+            f"height {result.height_m:.2f} m{', the body of the Body file' if request.bone_lengths is not None else ''})",
         )
         return {"FINISHED"}
 
@@ -297,7 +299,46 @@ class ZEDO_OT_new_bone_map(bpy.types.Operator):
         return {"FINISHED"}
 
 
-classes = (ZEDO_OT_estimate_pose, ZEDO_OT_auto_map_tracks, ZEDO_OT_retarget, ZEDO_OT_new_bone_map)
+def body_rig(context: bpy.types.Context) -> bpy.types.Object | None:
+    """The estimated rig whose body Save Body writes: the active object if it is one, else the
+    panel's ZeDO rig."""
+    for obj in (context.active_object, context.scene.zedo.retarget_source):
+        if obj is not None and estimate_module.BODY_PROPERTY in obj.keys():
+            return obj
+    return None
+
+
+class ZEDO_OT_save_body(bpy.types.Operator, ExportHelper):
+    """Save the actor's body (bone lengths) of an estimated rig, to lift other footage of the same actor with it (Body)"""
+
+    bl_idname = "zedo.save_body"
+    bl_label = "Save Body"
+    filename_ext = ".json"
+    filter_glob: bpy.props.StringProperty(default="*.json", options={"HIDDEN"})
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        if body_rig(context) is None:
+            cls.poll_message_set("Estimate a pose first: Save Body writes the body of an estimated ZeDO rig")
+            return False
+        return True
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        rig = body_rig(context)
+        lengths = np.asarray(rig[estimate_module.BODY_PROPERTY], dtype=np.float64)
+        path = Path(bpy.path.abspath(self.filepath))
+        safe_io, body = engine_module("safe_io"), engine_module("body")
+        try:
+            safe_io.write_outputs([(path, lambda tmp: body.write_body(tmp, lengths))], utf8_paths=True)
+        except (ValueError, safe_io.WriteError) as error:
+            self.report({"ERROR"}, str(error))
+            return {"CANCELLED"}
+        context.scene.zedo.body_file = str(path)
+        self.report({"INFO"}, f"Saved the body of '{rig.name}' to {path}; it is now the Body for the next estimate")
+        return {"FINISHED"}
+
+
+classes = (ZEDO_OT_estimate_pose, ZEDO_OT_auto_map_tracks, ZEDO_OT_retarget, ZEDO_OT_new_bone_map, ZEDO_OT_save_body)
 
 
 def register() -> None:

@@ -62,6 +62,11 @@ class ZEDO_PG_settings(bpy.types.PropertyGroup):
         name="Height", default=1.75, min=0.3, soft_min=1.0, soft_max=2.2, max=3.0, unit="LENGTH",
         description="Standing height of the actor (without it, the prior's average adult is assumed)",
     )
+    body_file: StringProperty(
+        name="Body", subtype="FILE_PATH",
+        description="Optional: the actor's body (bone lengths), saved from an estimate of other footage of them "
+        "(Save Body) or by the command line's --save-body. The estimate lifts with it: more accurate proportions",
+    )
     camera_source: EnumProperty(
         name="Focal Length",
         items=(

@@ -65,6 +65,9 @@ def draw_estimate_ui(layout: bpy.types.UILayout, context: bpy.types.Context, sho
     sub = row.row()
     sub.active = settings.use_actor_height
     sub.prop(settings, "actor_height", text="")
+    row = layout.row(align=True)
+    row.prop(settings, "body_file")
+    row.operator("zedo.save_body", text="", icon="EXPORT")
 
     if run.running:
         hint = "" if run.cancelling else "  (Esc cancels)"

@@ -307,3 +307,42 @@ def test_tracks_named_like_joints_are_mapped_automatically(empty_scene, tmp_path
     settings.tracking_object = settings.tracking_object  # a started mapping is left alone
     assert settings.track_pelvis == ""
     assert bpy.ops.zedo.auto_map_tracks() == {"FINISHED"} and settings.track_pelvis == "Hips"
+
+
+def test_a_body_file_is_lifted_with_and_save_body_writes_the_rigs_body(empty_scene, tmp_path, example):
+    """An estimate stores the lifted actor's body on its rig; Save Body writes it (and makes it the
+    Body for the next estimate); an estimate with a Body file lifts with it; a bad Body file is
+    an error naming the file, before anything changes."""
+    from zedo_core.body import median_bone_lengths, read_body, write_body
+    from zedo_core.skeleton import bone_lengths
+
+    _clip_with_tracks(empty_scene, tmp_path, example)
+    settings = estimate.EstimateSettings(iterations=50)  # a handful of large steps would let the prior undo the pull
+    request = estimate.gather_request(bpy.context, empty_scene.zedo, settings)
+    assert request.bone_lengths is None
+    lift_result = request.run()
+    rig = estimate.apply_request(bpy.context, request, lift_result).armature
+    body = np.array(rig[estimate.BODY_PROPERTY])
+    np.testing.assert_allclose(body, median_bone_lengths(lift_result.poses3d[lift_result.valid]), rtol=1e-12)
+
+    path = tmp_path / "actor.json"
+    assert bpy.ops.zedo.save_body(filepath=str(path)) == {"FINISHED"}
+    np.testing.assert_allclose(read_body(path), body, atol=5e-6)
+    assert empty_scene.zedo.body_file == str(path)
+    request = estimate.gather_request(bpy.context, empty_scene.zedo, settings)
+    assert request.bone_lengths == read_body(path)
+    taller = tmp_path / "taller.json"
+    write_body(taller, body * 1.15)
+    empty_scene.zedo.body_file = str(taller)
+    request = estimate.gather_request(bpy.context, empty_scene.zedo, settings)
+    off = np.abs(bone_lengths(lift_result.poses3d) - body * 1.15).mean()
+    on = np.abs(bone_lengths(request.run().poses3d) - body * 1.15).mean()
+    assert on < 0.5 * off
+
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "zedo-body", "version": 1, "bone_lengths": {}}')
+    empty_scene.zedo.body_file = str(bad)
+    before = data_counts()
+    with pytest.raises(RuntimeError, match="bad.json.*'pelvis-right_hip'"):
+        bpy.ops.zedo.estimate_pose()
+    assert data_counts() == before
