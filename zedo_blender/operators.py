@@ -83,7 +83,7 @@ class ZEDO_OT_estimate_pose(bpy.types.Operator):
         self.report(
             {"INFO"},
             f"Keyed {result.keyed_frames} frames onto '{result.armature.name}' (action '{result.action.name}', "
-            f"height {result.height_m:.2f} m{', the body of the Body file' if request.bone_lengths is not None else ''})",
+            f"height {result.height_m:.2f} m{'; lifted with the Body file' if request.bone_lengths is not None else ''})",
         )
         return {"FINISHED"}
 
