@@ -40,8 +40,8 @@ with the reason. The sets (``--frames`` frames each, seeded; every S8 set uses t
 (``LiftConfig.bone_lengths``) measured as a user could, from other footage of the same person
 lifted in video mode (``zedo_core.body.median_bone_lengths``): each Pose2Sim camera with the body
 of the other three cameras' lifts, each CMU subject with the body of its own clips in a second
-draw (``--seed`` + 1, same ``--frames`` and clip length). The other sets are one person per clip
-and are lifted as usual.
+draw (``--seed`` + 1, same ``--frames`` and clip length; it may share frames with the first). The
+other sets are one person per clip and are lifted as usual.
 
 Frame by frame (default) the frames are single, independent. ``--video`` draws the S8 and CMU
 sets as clips of ``--clip-seconds`` (S8 at 25 fps, every 2nd frame; CMU at 30 fps) instead and
