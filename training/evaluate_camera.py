@@ -39,7 +39,7 @@ from zedo_core.intrinsics import estimate_focal, intrinsics_from_focal, intrinsi
 from zedo_core.layouts import to_h36m
 from zedo_core.metrics import mpjpe, pa_mpjpe
 from zedo_core.scale import scale_to_height, standing_height
-from zedo_core.skeleton import PARENTS
+from zedo_core.skeleton import bone_lengths
 
 
 def _mm(values: np.ndarray) -> float:
@@ -52,7 +52,7 @@ def _bone_spread(poses: np.ndarray, keys: list[str]) -> float:
     spreads = []
     for key in np.unique(keys):
         clip = poses[keys == key]
-        lengths = np.stack([np.linalg.norm(clip[:, j] - clip[:, p], axis=-1) for j, p in enumerate(PARENTS) if p >= 0], 1)
+        lengths = bone_lengths(clip)
         if len(clip) > 1:
             spreads.append(np.mean(lengths.std(0) / lengths.mean(0)))
     return float(np.mean(spreads))

@@ -395,7 +395,7 @@ def known_bodies(prior, vset: ValidationSet, config: LiftConfig, args: argparse.
     poses, _ = lift_clips(prior, others, video)
     bodies: dict[str, list[np.ndarray]] = {}
     for clip, p in zip(others, poses):
-        bodies.setdefault(f"subject {cmu.subject_of(clip.key.split('/', 1)[1])}", []).append(p)
+        bodies.setdefault(person_of(vset, clip), []).append(p)
     source = f"video-mode lifts of {len(others)} clips of {clip_len} frames drawn with seed {args.seed + 1}"
     return {person: median_bone_lengths(np.concatenate(ps)) for person, ps in bodies.items()}, source
 

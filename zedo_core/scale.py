@@ -16,7 +16,7 @@ import numpy as np
 
 from .arrays import nanmedian
 from .inputs import InputError
-from .skeleton import BONE_CHILDREN, BONE_PARENTS, JOINT_NAMES, NUM_JOINTS
+from .skeleton import JOINT_NAMES, NUM_JOINTS, bone_lengths
 from .temporal import fit_in_blocks
 
 _J = {name: i for i, name in enumerate(JOINT_NAMES)}
@@ -57,8 +57,7 @@ def scale_to_height(poses3d: np.ndarray, height_m: float) -> tuple[np.ndarray, f
 
 def body_size(poses: np.ndarray) -> np.ndarray:
     """The sum of the 16 bone lengths of poses ``(..., 17, 3)``, shape ``(...)``."""
-    poses = np.asarray(poses)
-    return np.linalg.norm(poses[..., BONE_CHILDREN, :] - poses[..., BONE_PARENTS, :], axis=-1).sum(axis=-1)
+    return bone_lengths(np.asarray(poses)).sum(axis=-1)
 
 
 def steady_size_factors(poses3d: np.ndarray, sigma: float, segments: np.ndarray | None = None) -> np.ndarray:
