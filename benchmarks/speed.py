@@ -8,7 +8,9 @@
   clip of the same length (per frame), both with few iterations; at the default iterations,
   video mode against frame by frame, and with its bone-length pull and its last step (steady
   size) each turned off;
-- frame by frame with the ray release (LiftConfig.ray_release) turned off.
+- frame by frame with the ray release (LiftConfig.ray_release) turned off;
+- one network of the ensemble per denoising step (LiftConfig.ensemble_steps, the default) against
+  every network at every step.
 
 Input: the bundled example clip, tiled to the needed length.
 
@@ -132,6 +134,16 @@ def main(argv: list[str] | None = None) -> int:
     unreleased_s = timed(prior, n, replace(ours, ray_release=0.0), args.repeats)
     report["ray_release"] = {"frames": n, "seconds": ours_s, "without_ray_release_seconds": unreleased_s, "cost": ours_s / unreleased_s}
     print(f"\nsame {n}-frame batch, S=1: without the ray release {unreleased_s:.2f} s (the release costs {ours_s / unreleased_s:.3f}x)")
+
+    every_network_s = timed(prior, n, replace(ours, ensemble_steps="mean", mirror_from=1.0), args.repeats)
+    report["ensemble_steps"] = {
+        "frames": n, "networks": len(prior.members), "alternate_seconds": ours_s, "every_network_every_step_seconds": every_network_s,
+        "speedup": every_network_s / ours_s,
+    }  # fmt: skip
+    print(
+        f"\nsame {n}-frame batch, S=1: every network at every step (the loop before session 12) {every_network_s:.2f} s; "
+        f"one network per step, in turn (default) {ours_s:.2f} s: {every_network_s / ours_s:.2f}x faster"
+    )
 
     single = first_network_only(prior)
     ours_single_s = timed(single, n, ours, args.repeats)

@@ -23,6 +23,7 @@ from zedo_core.lifting import (
     _joints_to_release,
     _TimeAxis,
     combine_hypotheses,
+    denoiser_turns,
     initial_poses,
     lift,
 )
@@ -326,6 +327,9 @@ def test_lift_rejects_bad_inputs(tiny_prior, override, expected):
         (dict(step_size=-1e-3), "step_size"),
         (dict(t_min=0.2, t_max=0.1), "t_min"),
         (dict(t_min=0.0), "t_min"),
+        (dict(ensemble_steps="all"), "ensemble_steps"),
+        (dict(mirror_from=1.5), "mirror_from"),
+        (dict(mirror_from=-0.1), "mirror_from"),
         (dict(bone_length_pull=1.5), "bone_length_pull"),
         (dict(bone_length_pull=-0.1), "bone_length_pull"),
         (dict(ray_release=0.5), "ray_release"),
@@ -467,22 +471,52 @@ def test_loop_schedule_with_a_zero_noise_network(tiny_prior):
 
 
 def test_loop_calls_the_prior_on_the_documented_schedule(tiny_prior, camera_data, monkeypatch):
-    """Diffusion time falls linearly from t_max to t_min, dt = step_budget / iterations, and the prior
-    always sees pelvis-relative poses."""
+    """Diffusion time falls linearly from t_max to t_min, dt = step_budget / iterations, the prior
+    always sees pelvis-relative poses, and from mirror_from on every other step sees the mirror image."""
     calls = []
     original = tiny_prior.denoise
 
-    def spy(poses, t, dt):
-        calls.append((t, dt, np.abs(poses[:, 0]).max().item()))
-        return original(poses, t, dt)
+    def spy(poses, t, dt, member=None, mirrored=False):
+        calls.append((t, dt, np.abs(poses[:, 0]).max().item(), member, mirrored))
+        return original(poses, t, dt, member, mirrored)
 
     monkeypatch.setattr(tiny_prior, "denoise", spy)
     _, K, kp = camera_data(2)
     lift(tiny_prior, kp, K, config=LiftConfig(iterations=6, t_max=0.2, t_min=0.02, step_budget=0.9))
-    ts, dts, pelvis = zip(*calls)
+    ts, dts, pelvis, members, mirrored = zip(*calls)
     np.testing.assert_allclose(ts, np.linspace(0.2, 0.02, 6))
     np.testing.assert_allclose(dts, 0.9 / 6)
     assert max(pelvis) == 0.0
+    assert members == (0,) * 6 and mirrored == (False, False, False, False, True, False)
+
+
+def test_denoiser_turns_alternate_the_networks_and_mirror_every_other_turn():
+    turns = denoiser_turns(LiftConfig(iterations=12), members=2)
+    assert [m for m, _ in turns] == [0, 1] * 6
+    # From iteration 6 (mirror_from 0.5) every other turn of both networks is mirrored.
+    assert [f for _, f in turns] == [False] * 6 + [False, False, True, True, False, False]
+    assert denoiser_turns(LiftConfig(iterations=12, mirror_from=1.0), members=2) == [(0, False), (1, False)] * 6
+    every = denoiser_turns(LiftConfig(iterations=4, ensemble_steps="mean", mirror_from=0.0), members=2)
+    assert every == [(None, False), (None, True), (None, False), (None, True)]
+    assert denoiser_turns(LiftConfig(iterations=0), members=2) == []
+
+
+def test_alternating_networks_lift_as_their_mean_does(shipped_prior):
+    """One network per step, in turn, ends where every network at every step does: far closer
+    than either network alone (the bundled walk, frame by frame, without mirroring)."""
+    walk = np.load(EXAMPLE)
+    frames = np.arange(0, 90, 9)
+    kp, K = walk["keypoints"][frames], walk["K"]
+    config = LiftConfig(mirror_from=1.0, iterations=100)
+    mean = lift(shipped_prior, kp, K, config=replace(config, ensemble_steps="mean")).poses3d
+    alternate = lift(shipped_prior, kp, K, config=config).poses3d
+    alone = lift(replace(shipped_prior, members=shipped_prior.members[:1]), kp, K, config=config).poses3d
+
+    def distance(a, b):
+        return np.linalg.norm((a - a[:, :1]) - (b - b[:, :1]), axis=-1).mean()
+
+    assert len(shipped_prior.members) == 2
+    assert distance(alternate, mean) < 0.3 * distance(alone, mean)
 
 
 def test_frame_with_all_joints_on_one_pixel_is_invalid(tiny_prior):

@@ -24,7 +24,7 @@ from zedo_core.prior import (
     load_prior,
     resolve_device,
 )
-from zedo_core.skeleton import LEFT_HIP, NUM_JOINTS, PARENTS, RIGHT_HIP
+from zedo_core.skeleton import LEFT_HIP, NUM_JOINTS, PARENTS, RIGHT_HIP, mirror
 
 from conftest import TINY_NETWORK, random_network
 
@@ -97,6 +97,31 @@ def test_ensemble_predicts_the_mean_noise_and_round_trips(tiny_prior, tmp_path):
     np.testing.assert_array_equal(loaded.predict_noise(x, t), ensemble.predict_noise(x, t))
     with pytest.raises(ValueError, match="at least one"):
         ensemble_noise([], x.reshape(6, 51), t)
+
+
+def test_one_member_of_an_ensemble_and_the_mirror_image(tiny_prior):
+    ensemble = _ensemble_prior(tiny_prior)
+    x, t = _noise_inputs(6, 4)
+    for k, member in enumerate(ensemble.members):
+        np.testing.assert_allclose(ensemble.predict_noise(x, t, member=k), member(x.reshape(6, 51), t).reshape(6, 17, 3), rtol=1e-6, atol=1e-7)
+    mean = (ensemble.predict_noise(x, t, member=0) + ensemble.predict_noise(x, t, member=1)) / 2
+    np.testing.assert_allclose(ensemble.predict_noise(x, t), mean, rtol=1e-6, atol=1e-7)
+    # Mirrored: the network asked about the mirror image, its answer mirrored back.
+    mirrored = ensemble.predict_noise(x, t, member=1, mirrored=True)
+    np.testing.assert_allclose(mirrored, mirror(ensemble.predict_noise(mirror(x), t, member=1)), rtol=1e-6, atol=1e-7)
+    assert not np.allclose(mirrored, ensemble.predict_noise(x, t, member=1))  # random weights: not symmetric
+    expected = ensemble.sde.reverse_euler_step(x, np.full(6, 0.07, np.float32), ensemble.predict_noise(x, np.full(6, 0.07, np.float32), 0, True), 0.02)
+    np.testing.assert_allclose(ensemble.denoise(x, 0.07, 0.02, member=0, mirrored=True), expected, rtol=1e-6, atol=1e-7)
+    with pytest.raises(IndexError):
+        ensemble.predict_noise(x, t, member=2)
+
+
+def test_mirror_swaps_left_and_right_in_the_camera_s_y_z_plane():
+    x, _ = _noise_inputs(4, 5)
+    m = mirror(x)
+    np.testing.assert_array_equal(mirror(m), x)
+    np.testing.assert_array_equal(m[:, LEFT_HIP], x[:, RIGHT_HIP] * np.array([-1, 1, 1], np.float32))
+    np.testing.assert_array_equal(m[:, 0], x[:, 0] * np.array([-1, 1, 1], np.float32))  # the pelvis has no twin
 
 
 def test_denoise_is_one_reverse_step_with_the_network_noise(tiny_prior):

@@ -50,6 +50,7 @@ CancelCheck = Callable[[], bool]
 
 
 SELECTION_METHODS = ("prior", "reprojection", "medoid", "mean")
+ENSEMBLE_STEPS = ("alternate", "mean")
 
 
 class LiftCancelled(Exception):
@@ -159,6 +160,16 @@ class LiftConfig:
     # one settles. 0 = every detection is kept (docs/validation.md).
     ray_release: float = 4.0
     ray_release_at: float = 0.5
+    # Which networks of an ensemble prior each denoising step asks. "alternate": one per step, in
+    # turn; the loop's steps are small, so consecutive steps average them as the ensemble's mean
+    # does, at the cost of one network (validation sets within 0.1 mm of "mean"). "mean": all of
+    # them at every step.
+    ensemble_steps: str = "alternate"
+    # From this fraction of the iterations on, every other turn of the networks sees the pose's
+    # mirror image (skeleton.mirror) and its answer is mirrored back: the prior learnt mirrored
+    # poses too, so the turns average out the networks' left/right asymmetries. From the start it
+    # also turns the body's orientation less well (docs/validation.md). 1 = never.
+    mirror_from: float = 0.5
 
     def __post_init__(self) -> None:
         if self.hypotheses < 1:
@@ -187,6 +198,10 @@ class LiftConfig:
             raise ValueError("temporal_degree and temporal_keypoint_degree must be 1 or 2")
         if not (self.ray_release == 0.0 or self.ray_release >= 1.0) or not 0.0 <= self.ray_release_at <= 1.0:
             raise ValueError(f"need ray_release 0 (off) or >= 1 and ray_release_at in [0, 1], got {self.ray_release}, {self.ray_release_at}")
+        if self.ensemble_steps not in ENSEMBLE_STEPS:
+            raise ValueError(f"ensemble_steps must be one of {ENSEMBLE_STEPS}, got {self.ensemble_steps!r}")
+        if not 0.0 <= self.mirror_from <= 1.0:
+            raise ValueError(f"mirror_from must lie in [0, 1], got {self.mirror_from}")
         if not 0.0 <= self.bone_length_pull <= 1.0:
             raise ValueError(f"bone_length_pull must lie in [0, 1], got {self.bone_length_pull}")
         if self.bone_lengths is not None:
@@ -380,6 +395,20 @@ def _joints_to_release(tension: Array, visible: Array, threshold: float) -> Arra
     return release & (kept >= MIN_PINNED_JOINTS)[:, None]
 
 
+def denoiser_turns(config: LiftConfig, members: int) -> list[tuple[int | None, bool]]:
+    """``(member, mirrored)`` of every iteration's denoising step (see ``LiftConfig.ensemble_steps``
+    and ``mirror_from``): ``member`` None asks every network. A turn is one step per network;
+    from ``mirror_from`` on, every other turn is mirrored."""
+    n = config.iterations
+    mirror_start = math.ceil(config.mirror_from * n) if config.mirror_from < 1.0 else n
+    per_turn = members if config.ensemble_steps == "alternate" else 1
+    turns = []
+    for i in range(n):
+        member = i % members if config.ensemble_steps == "alternate" else None
+        turns.append((member, i >= mirror_start and (i - mirror_start) // per_turn % 2 == 1))
+    return turns
+
+
 def _joint_weights(confidence: Array) -> Array:
     """The data term's per-joint weights: squared confidence, 0 for missing joints."""
     xp = namespace(confidence)
@@ -434,6 +463,7 @@ def _optimise_chunk(
     tension = xp.zeros_like(confidence)
     released = xp.zeros_like(visible)
     loop_K, loop_rays = K, rays
+    turns = denoiser_turns(config, len(prior.members))
     for i in range(n):
         if i == release_at:
             released = _joints_to_release(tension, visible, config.ray_release)
@@ -449,7 +479,7 @@ def _optimise_chunk(
         pose = project_onto_rays(pose, translation, loop_rays, visible)
         # Keep the prior's input pelvis-relative; the pelvis offset moves into the translation.
         translation = translation + pose[:, 0]
-        pose = prior.denoise(pose - pose[:, :1], float(times[i]), dt)
+        pose = prior.denoise(pose - pose[:, :1], float(times[i]), dt, *turns[i])
         if warmup <= i < release_at:
             tension = tension + _off_ray_angle(pose + translation[:, None, :], loop_rays)
         pose = pose - pose[:, :1]

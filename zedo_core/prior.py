@@ -24,7 +24,7 @@ from .inputs import InputError
 from .network import NetworkConfig, ScoreNetwork, ensemble_noise
 from .safe_io import read_npz
 from .sde import SubVPSDE
-from .skeleton import NUM_JOINTS
+from .skeleton import NUM_JOINTS, mirror
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 DEFAULT_PRIOR_PATH = ASSETS / "prior.npz"
@@ -123,18 +123,25 @@ class PosePrior:
         """``data`` as an array of this prior's kind and device."""
         return asarray_like(data, self._reference, dtype)
 
-    def predict_noise(self, poses: Array, t: Array) -> Array:
-        """The networks' mean noise estimate for poses ``(B, 17, 3)`` at times ``t`` ``(B,)``."""
+    def predict_noise(self, poses: Array, t: Array, member: int | None = None, mirrored: bool = False) -> Array:
+        """The noise estimate for poses ``(B, 17, 3)`` at times ``t`` ``(B,)``: the mean of every
+        network, or only ``members[member]``'s. ``mirrored`` asks about the poses' mirror image
+        (:func:`zedo_core.skeleton.mirror`) and mirrors the answer back: the prior was trained on
+        mirrored poses too, so both are estimates of the same noise."""
+        if mirrored:
+            return mirror(self.predict_noise(mirror(poses), t, member))
+        networks = self.members if member is None else [self.members[member]]
         flat = poses.reshape(poses.shape[0], NUM_JOINTS * 3)
-        return ensemble_noise(self.members, flat, t).reshape(poses.shape)
+        return ensemble_noise(networks, flat, t).reshape(poses.shape)
 
     def _times(self, poses: Array, t: float) -> Array:
         return namespace(poses).full_like(poses[:, 0, 0], float(t))
 
-    def denoise(self, poses: Array, t: float, dt: float) -> Array:
-        """One truncated reverse-diffusion step at time ``t`` (deterministic Euler, step ``dt``)."""
+    def denoise(self, poses: Array, t: float, dt: float, member: int | None = None, mirrored: bool = False) -> Array:
+        """One truncated reverse-diffusion step at time ``t`` (deterministic Euler, step ``dt``);
+        ``member`` and ``mirrored`` as in :meth:`predict_noise`."""
         times = self._times(poses, t)
-        return self.sde.reverse_euler_step(poses, times, self.predict_noise(poses, times), dt)
+        return self.sde.reverse_euler_step(poses, times, self.predict_noise(poses, times, member, mirrored), dt)
 
     def implausibility(self, poses: Array, t: float = 0.05) -> Array:
         """How unlikely each pose ``(B, 17, 3)`` is under the prior: the squared norm of the

@@ -65,4 +65,12 @@ def pull_bone_lengths(joints: Array, target: Array, fraction: float) -> Array:
 # Index of each joint's mirror image (left <-> right), used for flip augmentation.
 FLIP_PERMUTATION: tuple[int, ...] = (0, 4, 5, 6, 1, 2, 3, 7, 8, 9, 10, 14, 15, 16, 11, 12, 13)
 
+
+def mirror(poses: Array) -> Array:
+    """The mirror image of camera-frame poses ``(B, 17, 3)`` in the camera's y-z plane: x negated,
+    left and right joints swapped. Its own inverse."""
+    xp = namespace(poses)
+    flipped = xp.concatenate([-poses[..., :1], poses[..., 1:]], axis=-1)
+    return flipped[:, list(FLIP_PERMUTATION)]
+
 PELVIS, RIGHT_HIP, LEFT_HIP, THORAX = 0, 1, 4, 8
