@@ -163,7 +163,7 @@ class LiftConfig:
     # Which networks of an ensemble prior each denoising step asks. "alternate": one per step, in
     # turn; the loop's steps are small, so consecutive steps average them as the ensemble's mean
     # does, at the cost of one network (validation sets within 0.1 mm of "mean"). "mean": all of
-    # them at every step.
+    # them at every step (the loop before session 12). One network: the same either way.
     ensemble_steps: str = "alternate"
     # From this fraction of the iterations on, every other turn of the networks sees the pose's
     # mirror image (skeleton.mirror) and its answer is mirrored back: the prior learnt mirrored

@@ -62,7 +62,7 @@ def pull_bone_lengths(joints: Array, target: Array, fraction: float) -> Array:
     return joints_from_bones(joints[:, 0], bones)
 
 
-# Index of each joint's mirror image (left <-> right), used for flip augmentation.
+# Index of each joint's mirror image (left <-> right): flip augmentation and mirror().
 FLIP_PERMUTATION: tuple[int, ...] = (0, 4, 5, 6, 1, 2, 3, 7, 8, 9, 10, 14, 15, 16, 11, 12, 13)
 
 
@@ -72,5 +72,6 @@ def mirror(poses: Array) -> Array:
     xp = namespace(poses)
     flipped = xp.concatenate([-poses[..., :1], poses[..., 1:]], axis=-1)
     return flipped[:, list(FLIP_PERMUTATION)]
+
 
 PELVIS, RIGHT_HIP, LEFT_HIP, THORAX = 0, 1, 4, 8
