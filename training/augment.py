@@ -16,6 +16,7 @@ from zedo_core.skeleton import (
     PELVIS,
     RIGHT_HIP,
     joints_from_bones,
+    mirror,
 )
 
 # World (Human3.6M: z up) -> a level camera looking along world +y (camera: x right, y down, z forward).
@@ -40,8 +41,7 @@ def random_view_rotations(
 def random_flip(poses: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Mirror half of the camera-frame poses ``(B, 17, 3)``: negate x and swap left/right joints."""
     flip = torch.rand(poses.shape[0], generator=generator) < 0.5
-    mirrored = poses[:, list(FLIP_PERMUTATION)] * poses.new_tensor([-1.0, 1.0, 1.0])
-    return torch.where(flip[:, None, None], mirrored, poses)
+    return torch.where(flip[:, None, None], mirror(poses), poses)
 
 
 def random_bone_scaling(poses: torch.Tensor, generator: torch.Generator, spread: float) -> torch.Tensor:
