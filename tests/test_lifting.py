@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import T_POSE, project_np
+from conftest import T_POSE, project_np, random_network
 from test_inputs import BAD_INPUTS
 
 from zedo_core import lifting
@@ -753,3 +753,34 @@ def test_the_loops_coupling_is_the_local_polynomial_fit_of_each_trajectory(sigma
         fit, _ = robust_fit(dense.reshape(frames, S * 17, 3), sigma, segments, outlier_threshold=None, degree=degree)
         fit = fit.reshape(frames * S, 17, 3)[slot]
         np.testing.assert_allclose(axis.smooth(x, sigma, degree), np.where(np.isfinite(fit), fit, x), rtol=0, atol=1e-12)
+
+
+def test_each_lifting_mode_asks_the_networks_the_prior_names_for_it(tiny_prior, camera_data, monkeypatch):
+    """Frame by frame lifts with the "frame" networks, video mode with the "video" ones;
+    ``prior_networks`` overrides the choice."""
+    other = random_network(tiny_prior.members[0].config, seed=7)
+    moded = replace(tiny_prior, members=[tiny_prior.members[0], other], modes={"frame": (0,), "video": (1,)})
+    asked = []
+    original = type(other).__call__
+
+    def spy(self, x, t):
+        asked.append(0 if self is moded.members[0] else 1)
+        return original(self, x, t)
+
+    monkeypatch.setattr(type(other), "__call__", spy)
+    _, K, kp = camera_data(4)
+    config = LiftConfig(iterations=4, start_pool=1)
+    for lifting, expected in [
+        (config, {0}),
+        (replace(config, temporal_sigma=1.0), {1}),
+        (replace(config, prior_networks="video"), {1}),
+        (replace(config, temporal_sigma=1.0, prior_networks="frame"), {0}),
+        (replace(config, prior_networks="all"), {0, 1}),
+    ]:
+        asked.clear()
+        lift(moded, kp, K, config=lifting)
+        assert set(asked) == expected, lifting
+    assert LiftConfig().prior_mode == "frame" and LiftConfig(temporal_sigma=2.0).prior_mode == "video"
+    assert LiftConfig(prior_networks="all").prior_mode is None
+    with pytest.raises(ValueError, match="prior_networks"):
+        LiftConfig(prior_networks="clip")

@@ -427,3 +427,37 @@ def test_the_default_prior_is_checked_against_its_recorded_sha256(shipped_prior,
 def test_a_prior_given_by_path_needs_no_checksum_file(shipped_prior, shipped_copy):
     checksum_path(shipped_copy).unlink()
     _assert_same_arrays(load_prior(shipped_copy, device="cpu").state(), shipped_prior.state())
+
+
+def test_networks_named_for_a_mode_lift_that_mode_and_round_trip(tiny_prior, tmp_path):
+    ensemble = _ensemble_prior(tiny_prior)
+    x, t = _noise_inputs(5, 6)
+    assert ensemble.members_for("frame") == ensemble.members_for("video") == (0, 1)
+    assert ensemble.for_mode("video") is ensemble  # no modes named: every network, nothing copied
+    moded = PosePrior(ensemble.members, ensemble.sde, ensemble.initial_poses, modes={"frame": [0], "video": [1]})
+    video = moded.for_mode("video")
+    assert video.members == [ensemble.members[1]] and video.modes == {}
+    assert video.members[0].params is ensemble.members[1].params  # shared, not copied
+    np.testing.assert_array_equal(video.predict_noise(x, t), ensemble.predict_noise(x, t, member=1))
+    np.testing.assert_array_equal(moded.for_mode("frame").predict_noise(x, t), ensemble.predict_noise(x, t, member=0))
+    loaded = load_prior(moded.save(tmp_path / "moded.npz"), device="cpu")
+    assert loaded.modes == {"frame": (0,), "video": (1,)}
+    np.testing.assert_array_equal(loaded.for_mode("video").predict_noise(x, t), video.predict_noise(x, t))
+    assert load_prior(ensemble.save(tmp_path / "plain.npz"), device="cpu").modes == {}
+    with pytest.raises(ValueError, match="unknown prior mode 'single'"):
+        moded.members_for("single")
+    with pytest.raises(ValueError, match=r"names networks \(2,\), but the prior has 2"):
+        PosePrior(ensemble.members, ensemble.sde, ensemble.initial_poses, modes={"video": [2]})
+    with pytest.raises(ValueError, match="unknown prior mode"):
+        PosePrior(ensemble.members, ensemble.sde, ensemble.initial_poses, modes={"clip": [0]})
+
+
+@pytest.mark.parametrize("modes", [{"video": [5]}, {"video": []}, {"clip": [0]}, ["video"]])
+def test_a_file_naming_networks_it_lacks_is_refused(tiny_prior, tmp_path, modes):
+    state = tiny_prior.state()
+    header = json.loads(str(state["header"]))
+    state["header"] = np.array(json.dumps({**header, "modes": modes}))
+    path = tmp_path / "bad_modes.npz"
+    _write_npz(path, state)
+    with pytest.raises(PriorLoadError, match=r"bad_modes\.npz.*damaged"):
+        load_prior(path, device="cpu")

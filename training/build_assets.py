@@ -1,5 +1,7 @@
 """Write the shipped prior ``zedo_core/assets/prior.npz`` (and its SHA-256 beside it) from training
 checkpoints (one network or an ensemble), or convert a PyTorch prior file (``--convert``).
+``--video-checkpoint`` adds networks that lift clips (video mode) in place of the others
+(``PosePrior.for_mode``).
 
 Adds the K-Means initial poses computed on the training subjects' poses, each turned to face the
 camera upright (the lifting loop's start search supplies the orientation): codebooks for S = 1, 10
@@ -15,12 +17,13 @@ import numpy as np
 import torch
 from scipy.cluster.vq import kmeans2
 
+from training import cmu
 from training.augment import canonical_poses
 from training.h36m import TRAIN_SUBJECTS
 from training.train import training_poses
 from zedo_core.lifting import LiftConfig
 from training.score_module import ScoreModule
-from zedo_core.network import NetworkConfig
+from zedo_core.network import NetworkConfig, ScoreNetwork
 from zedo_core.prior import DEFAULT_PRIOR_PATH, PosePrior, checksum_path, file_sha256, load_prior
 from zedo_core.sde import SubVPSDE
 
@@ -56,18 +59,18 @@ def build(
     use_ema: bool = True,
     subjects: tuple[str, ...] = TRAIN_SUBJECTS,
     codebooks: tuple[int, ...] = CODEBOOK_SIZES,
+    video_checkpoints: tuple[Path, ...] = (),
 ) -> None:
-    """Write a prior asset from one training checkpoint, or an ensemble from several."""
-    members, provenance, cmu_subjects = [], [], set()
-    for checkpoint in checkpoints:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        network = ScoreModule(NetworkConfig(**state["network_config"]))
-        network.load_state_dict(state["ema" if use_ema else "model"])
-        members.append(network.for_inference())
-        provenance.append(
-            {"run": checkpoint.parent.name, "training_steps": int(state["step"]), "train_config": dict(state["train_config"])}
-        )
-        cmu_subjects.update(int(s) for s in state.get("cmu_subjects", []))
+    """Write a prior asset from one training checkpoint, or an ensemble from several; with
+    ``video_checkpoints``, those networks lift clips and the others single frames."""
+    members, provenance, cmu_subjects, counts = [], [], set(), []
+    for source in [*checkpoints, *video_checkpoints]:
+        networks, records = read_networks(source, use_ema)
+        members += networks
+        provenance += records
+        counts.append(len(networks))
+        cmu_subjects.update(s for record in records for s in record["cmu_subjects"])
+    frame_count = sum(counts[: len(checkpoints)])
     trained_on = f"Human3.6M {' '.join(subjects)} (non-commercial research licence)"
     if cmu_subjects:
         trained_on += f"; CMU mocap subjects {' '.join(map(str, sorted(cmu_subjects)))} (mocap.cs.cmu.edu, NSF EIA-0196217)"
@@ -80,10 +83,38 @@ def build(
             "trained_on": trained_on,
             "members": provenance,
         },
+        modes={"frame": range(frame_count), "video": range(frame_count, len(members))} if video_checkpoints else {},
     )
     write(prior, out)
     steps = ", ".join(str(p["training_steps"]) for p in provenance)
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB): {len(members)} network(s), steps {steps}")
+    modes = "".join(f", {mode}: {list(indices)}" for mode, indices in prior.modes.items())
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB): {len(members)} network(s), steps {steps}{modes}")
+
+
+def read_networks(source: Path, use_ema: bool = True) -> tuple[list[ScoreNetwork], list[dict]]:
+    """The networks of a training checkpoint (``.pt``), or every network of a prior file
+    (``.npz``, e.g. the shipped one: checkpoints stay on the machine that trained them), with
+    their provenance records (run, steps, training recipe, CMU subjects)."""
+    if source.suffix == ".npz":
+        prior = load_prior(source, device="cpu", backend="numpy")
+        records = [dict(record) for record in prior.metadata.get("members", [])]
+        if len(records) != len(prior.members):
+            raise SystemExit(f"{source} does not record where its {len(prior.members)} networks come from")
+        for record in records:
+            # Files built before session 13 do not list CMU subjects: the training default then.
+            default = list(cmu.TRAIN_SUBJECTS) if record["train_config"].get("cmu_fraction", 0) > 0 else []
+            record.setdefault("cmu_subjects", default)
+        return list(prior.members), records
+    state = torch.load(source, map_location="cpu", weights_only=True)
+    network = ScoreModule(NetworkConfig(**state["network_config"]))
+    network.load_state_dict(state["ema" if use_ema else "model"])
+    record = {
+        "run": source.parent.name,
+        "training_steps": int(state["step"]),
+        "train_config": dict(state["train_config"]),
+        "cmu_subjects": [int(s) for s in state.get("cmu_subjects", [])],
+    }
+    return [network.for_inference()], [record]
 
 
 def write(prior: PosePrior, out: Path) -> None:
@@ -100,8 +131,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
         "--checkpoint", type=Path, nargs="+", default=[Path(f"runs/{run}/checkpoint.pt") for run in SHIPPED_RUNS],
-        help="training checkpoint(s); several make an ensemble (the mean of their noise estimates). "
+        help="training checkpoint(s) or prior file(s) (.npz: all their networks); several make an ensemble. "
         "Default: the shipped prior's two runs (docs/research.md, Training the prior)",
+    )
+    parser.add_argument(
+        "--video-checkpoint", type=Path, nargs="+", default=[],
+        help="checkpoint(s) or prior file(s) of networks that lift clips (video mode) instead of --checkpoint's",
     )
     parser.add_argument("--data", default=None, help="Human3.6M folder (default ../shared/data/h36m)")
     parser.add_argument("--out", type=Path, default=DEFAULT_PRIOR_PATH)
@@ -124,6 +159,7 @@ def main(argv: list[str] | None = None) -> None:
     build(
         args.checkpoint, args.data, args.out, use_ema=not args.raw_weights,
         subjects=tuple(args.subjects), codebooks=tuple(sorted(set(args.codebooks))),
+        video_checkpoints=tuple(args.video_checkpoint),
     )
 
 

@@ -33,7 +33,7 @@ from .geometry import (
 )
 from .initialization import adam_reference_start, grid_search_start
 from .inputs import InputError, LiftInputs, listed_frames, validate_inputs
-from .prior import PosePrior
+from .prior import PRIOR_MODES, PosePrior
 from .scale import steady_size_factors
 from .skeleton import NUM_BONES, NUM_JOINTS, bone_lengths, pull_bone_lengths
 from .temporal import (
@@ -51,6 +51,7 @@ CancelCheck = Callable[[], bool]
 
 SELECTION_METHODS = ("prior", "reprojection", "medoid", "mean")
 ENSEMBLE_STEPS = ("alternate", "mean")
+PRIOR_NETWORKS = ("auto", *PRIOR_MODES, "all")
 
 
 class LiftCancelled(Exception):
@@ -170,6 +171,10 @@ class LiftConfig:
     # poses too, so the turns average out the networks' left/right asymmetries. From the start it
     # also turns the body's orientation less well (docs/validation.md). 1 = never.
     mirror_from: float = 0.5
+    # Which of the prior's networks lift: "auto" the ones the prior file names for this lifting
+    # (PosePrior.for_mode: "video" in video mode, else "frame"); "frame" or "video" that mode's
+    # whatever the lifting; "all" every network. A prior that names no modes uses all of them.
+    prior_networks: str = "auto"
 
     def __post_init__(self) -> None:
         if self.hypotheses < 1:
@@ -200,6 +205,8 @@ class LiftConfig:
             raise ValueError(f"need ray_release 0 (off) or >= 1 and ray_release_at in [0, 1], got {self.ray_release}, {self.ray_release_at}")
         if self.ensemble_steps not in ENSEMBLE_STEPS:
             raise ValueError(f"ensemble_steps must be one of {ENSEMBLE_STEPS}, got {self.ensemble_steps!r}")
+        if self.prior_networks not in PRIOR_NETWORKS:
+            raise ValueError(f"prior_networks must be one of {PRIOR_NETWORKS}, got {self.prior_networks!r}")
         if not 0.0 <= self.mirror_from <= 1.0:
             raise ValueError(f"mirror_from must lie in [0, 1], got {self.mirror_from}")
         if not 0.0 <= self.bone_length_pull <= 1.0:
@@ -221,6 +228,14 @@ class LiftConfig:
     def video(self) -> bool:
         """True when frames are coupled in time (``temporal_sigma > 0``)."""
         return self.temporal_sigma > 0
+
+    @property
+    def prior_mode(self) -> str | None:
+        """The prior mode whose networks lift (``prior_networks`` resolved): ``"frame"``,
+        ``"video"``, or None for every network."""
+        if self.prior_networks == "auto":
+            return "video" if self.video else "frame"
+        return None if self.prior_networks == "all" else self.prior_networks
 
     @property
     def translation_sigma(self) -> float:
@@ -610,7 +625,8 @@ def lift(
     """Lift 2D keypoints to absolute 3D poses in metres (camera frame).
 
     Args:
-        prior: the pose prior, e.g. ``load_prior()``.
+        prior: the pose prior, e.g. ``load_prior()``; its networks for this lifting lift
+            (``config.prior_networks``, :meth:`PosePrior.for_mode`).
         keypoints: ``(N, 17, 2)`` pixels, Human3.6M joint order, origin top-left; NaN = missing.
         K: intrinsics ``(3, 3)`` or per frame ``(N, 3, 3)``.
         confidence: ``(N, 17)`` in [0, 1]; 0 marks a missing joint. Default: all 1.
@@ -635,6 +651,8 @@ def lift(
         InputError: on malformed inputs (the message names the key, shape, frame or joint).
     """
     inputs: LiftInputs = validate_inputs(keypoints, K, confidence)
+    if config.prior_mode is not None:
+        prior = prior.for_mode(config.prior_mode)
     n_frames, S = inputs.keypoints.shape[0], config.hypotheses
     labels = _segment_labels(segments, n_frames)
     frames = np.flatnonzero(inputs.valid)

@@ -31,6 +31,8 @@ DEFAULT_PRIOR_PATH = ASSETS / "prior.npz"
 # Format 3: .npz (numpy). Formats 1 (one network) and 2 (a list of networks) are PyTorch files.
 ASSET_FORMAT = 3
 _TORCH_FORMATS = (1, 2)
+# What a prior's networks can be meant for: lifting single frames, or clips (video mode).
+PRIOR_MODES = ("frame", "video")
 
 
 class PriorLoadError(RuntimeError):
@@ -72,14 +74,48 @@ class PosePrior:
 
     ``members`` are the score networks whose noise estimates are averaged (one, or an ensemble).
     ``initial_poses`` maps a hypothesis count S to ``(S, 17, 3)`` K-Means centres of the training
-    poses, each an upright person facing the camera. The weights and poses are numpy arrays
-    (``backend == "numpy"``) or torch tensors on one device (``"torch"``); :meth:`to` moves them.
+    poses, each an upright person facing the camera. ``modes`` names the members meant for a
+    lifting mode (``"frame"``, ``"video"``; :meth:`for_mode`); a mode it does not name uses every
+    member. The weights and poses are numpy arrays (``backend == "numpy"``) or torch tensors on
+    one device (``"torch"``); :meth:`to` moves them.
     """
 
     members: list[ScoreNetwork]
     sde: SubVPSDE
     initial_poses: dict[int, Array]
     metadata: dict = field(default_factory=dict)
+    modes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        modes = {}
+        for mode, indices in self.modes.items():
+            if mode not in PRIOR_MODES:
+                raise ValueError(f"unknown prior mode {mode!r}: use one of {PRIOR_MODES}")
+            indices = tuple(int(i) for i in indices)
+            if not indices or not all(0 <= i < len(self.members) for i in indices):
+                raise ValueError(f"prior mode {mode!r} names networks {indices}, but the prior has {len(self.members)}")
+            modes[mode] = indices
+        self.modes = modes
+
+    def members_for(self, mode: str) -> tuple[int, ...]:
+        """Indices of the networks meant for lifting mode ``mode`` (``"frame"`` or ``"video"``):
+        those the prior file names for it, else all of them."""
+        if mode not in PRIOR_MODES:
+            raise ValueError(f"unknown prior mode {mode!r}: use one of {PRIOR_MODES}")
+        return self.modes.get(mode, tuple(range(len(self.members))))
+
+    def for_mode(self, mode: str) -> "PosePrior":
+        """This prior with only the networks meant for ``mode`` (:meth:`members_for`); the
+        arrays are shared, not copied."""
+        indices = self.members_for(mode)
+        if indices == tuple(range(len(self.members))):
+            return self
+        return PosePrior(
+            members=[self.members[i] for i in indices],
+            sde=self.sde,
+            initial_poses=self.initial_poses,
+            metadata=self.metadata,
+        )
 
     @property
     def _reference(self) -> Array:
@@ -117,6 +153,7 @@ class PosePrior:
             sde=self.sde,
             initial_poses={k: asarray_like(v, like, "float32") for k, v in self.initial_poses.items()},
             metadata=dict(self.metadata),
+            modes=dict(self.modes),
         )
 
     def array(self, data: Array, dtype: str = "float32") -> Array:
@@ -160,6 +197,8 @@ class PosePrior:
             "initial_poses": sorted(self.initial_poses),
             "metadata": self.metadata,
         }
+        if self.modes:
+            header["modes"] = {mode: list(indices) for mode, indices in self.modes.items()}
         arrays = {"header": np.array(json.dumps(header, sort_keys=True))}
         for i, member in enumerate(self.members):
             arrays.update({f"network{i}/{k}": v for k, v in member.numpy_params().items()})
@@ -223,7 +262,8 @@ def _read_npz(path: Path) -> PosePrior:
             params = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
             members.append(ScoreNetwork(NetworkConfig(**config), params))
         initial = {int(k): arrays[f"initial_poses/{k}"] for k in header["initial_poses"]}
-        return PosePrior(members, SubVPSDE(**header["sde"]), initial, dict(header.get("metadata", {})))
+        modes = {str(mode): tuple(indices) for mode, indices in header.get("modes", {}).items()}
+        return PosePrior(members, SubVPSDE(**header["sde"]), initial, dict(header.get("metadata", {})), modes)
     except PriorLoadError:
         raise
     except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
