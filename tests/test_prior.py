@@ -6,6 +6,7 @@ torch is installed, and tests/test_backends.py checks the torch backend gives th
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import shutil
 import zipfile
 
@@ -461,3 +462,24 @@ def test_a_file_naming_networks_it_lacks_is_refused(tiny_prior, tmp_path, modes)
     _write_npz(path, state)
     with pytest.raises(PriorLoadError, match=r"bad_modes\.npz.*damaged"):
         load_prior(path, device="cpu")
+
+
+def test_weight_matrices_stored_at_half_precision_load_as_float32(tiny_prior, tmp_path):
+    half = tiny_prior.save(tmp_path / "half.npz", matrix_dtype="float16")
+    with np.load(half) as stored, np.load(tiny_prior.save(tmp_path / "full.npz")) as full:
+        networks = [k for k in full.files if k.startswith("network0/")]
+        assert sum(stored[k].nbytes for k in networks) < 0.6 * sum(full[k].nbytes for k in networks)
+        assert stored["network0/blocks.0.fc1.weight"].dtype == np.float16
+        assert stored["network0/blocks.0.fc1.bias"].dtype == stored["network0/input_std"].dtype == np.float32
+    loaded = load_prior(half, device="cpu")
+    assert all(v.dtype == np.float32 for v in loaded.members[0].params.values())
+    x, t = _noise_inputs(8, 9)
+    expected = tiny_prior.predict_noise(x, t)
+    got = loaded.predict_noise(x, t)
+    assert not np.array_equal(got, expected)  # rounded...
+    np.testing.assert_allclose(got, expected, rtol=0, atol=2e-3 * np.abs(expected).max())  # ...to half precision
+    huge = replace(tiny_prior.members[0], params={**tiny_prior.members[0].params})
+    huge.params["output.weight"] = huge.params["output.weight"] * 1e6
+    with pytest.raises(ValueError, match="output.weight does not fit in float16"):
+        replace(tiny_prior, members=[huge]).save(tmp_path / "overflow.npz", matrix_dtype="float16")
+    assert not (tmp_path / "overflow.npz").exists()

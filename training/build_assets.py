@@ -60,6 +60,7 @@ def build(
     subjects: tuple[str, ...] = TRAIN_SUBJECTS,
     codebooks: tuple[int, ...] = CODEBOOK_SIZES,
     video_checkpoints: tuple[Path, ...] = (),
+    matrix_dtype: str = "float32",
 ) -> None:
     """Write a prior asset from one training checkpoint, or an ensemble from several; with
     ``video_checkpoints``, those networks lift clips and the others single frames."""
@@ -85,7 +86,7 @@ def build(
         },
         modes={"frame": range(frame_count), "video": range(frame_count, len(members))} if video_checkpoints else {},
     )
-    write(prior, out)
+    write(prior, out, matrix_dtype)
     steps = ", ".join(str(p["training_steps"]) for p in provenance)
     modes = "".join(f", {mode}: {list(indices)}" for mode, indices in prior.modes.items())
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB): {len(members)} network(s), steps {steps}{modes}")
@@ -117,13 +118,13 @@ def read_networks(source: Path, use_ema: bool = True) -> tuple[list[ScoreNetwork
     return [network.for_inference()], [record]
 
 
-def write(prior: PosePrior, out: Path) -> None:
-    """Save ``prior`` as a format-3 ``.npz`` with its SHA-256 in ``OUT.sha256`` (which
-    ``load_prior`` checks for the shipped file)."""
+def write(prior: PosePrior, out: Path, matrix_dtype: str = "float32") -> None:
+    """Save ``prior`` as a format-3 ``.npz`` (``matrix_dtype``: see ``PosePrior.state``) with its
+    SHA-256 in ``OUT.sha256`` (which ``load_prior`` checks for the shipped file)."""
     if out.suffix != ".npz":
         raise SystemExit(f"--out must end in .npz, got {out}")
     out.parent.mkdir(parents=True, exist_ok=True)
-    prior.save(out)
+    prior.save(out, matrix_dtype)
     checksum_path(out).write_text(f"{file_sha256(out)}  {out.name}\n")
 
 
@@ -141,6 +142,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", default=None, help="Human3.6M folder (default ../shared/data/h36m)")
     parser.add_argument("--out", type=Path, default=DEFAULT_PRIOR_PATH)
     parser.add_argument("--raw-weights", action="store_true", help="ship the raw instead of the EMA weights")
+    parser.add_argument(
+        "--half-precision", action="store_true",
+        help="store the networks' weight matrices as float16 (half the file; read back as float32)",
+    )
     parser.add_argument("--subjects", nargs="+", default=list(TRAIN_SUBJECTS), help="subjects for the K-Means centres")
     parser.add_argument(
         "--codebooks", type=int, nargs="+", default=list(CODEBOOK_SIZES),
@@ -153,13 +158,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.convert is not None:
         prior = load_prior(args.convert, device="cpu")
-        write(prior, args.out)
+        write(prior, args.out, "float16" if args.half_precision else "float32")
         print(f"converted {args.convert} -> {args.out} ({args.out.stat().st_size / 1e6:.1f} MB)")
         return
     build(
         args.checkpoint, args.data, args.out, use_ema=not args.raw_weights,
         subjects=tuple(args.subjects), codebooks=tuple(sorted(set(args.codebooks))),
-        video_checkpoints=tuple(args.video_checkpoint),
+        video_checkpoints=tuple(args.video_checkpoint), matrix_dtype="float16" if args.half_precision else "float32",
     )
 
 

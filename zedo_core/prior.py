@@ -188,8 +188,12 @@ class PosePrior:
         noise = self.predict_noise(relative, self._times(poses, t))
         return (noise * noise).sum(-1).sum(-1)
 
-    def state(self) -> dict[str, np.ndarray]:
-        """The arrays of a format-3 prior file (``np.savez``; :func:`load_prior` reads them back)."""
+    def state(self, matrix_dtype: str = "float32") -> dict[str, np.ndarray]:
+        """The arrays of a format-3 prior file (``np.savez``; :func:`load_prior` reads them back).
+        ``matrix_dtype="float16"`` stores the networks' weight matrices (nearly all of the file)
+        at half precision; they are read back as float32, like every other array."""
+        if matrix_dtype not in ("float32", "float16"):
+            raise ValueError(f"matrix_dtype must be 'float32' or 'float16', got {matrix_dtype!r}")
         header = {
             "format": ASSET_FORMAT,
             "networks": [member.config.to_dict() for member in self.members],
@@ -201,18 +205,24 @@ class PosePrior:
             header["modes"] = {mode: list(indices) for mode, indices in self.modes.items()}
         arrays = {"header": np.array(json.dumps(header, sort_keys=True))}
         for i, member in enumerate(self.members):
-            arrays.update({f"network{i}/{k}": v for k, v in member.numpy_params().items()})
+            for name, value in member.numpy_params().items():
+                with np.errstate(over="ignore"):  # reported below, naming the weight
+                    stored = value.astype(matrix_dtype) if value.ndim == 2 else value
+                if not np.isfinite(stored).all():
+                    raise ValueError(f"network {i} weight {name} does not fit in {matrix_dtype}")
+                arrays[f"network{i}/{name}"] = stored
         arrays.update({f"initial_poses/{k}": to_numpy(v).astype(np.float32) for k, v in self.initial_poses.items()})
         return arrays
 
-    def save(self, path: str | Path) -> Path:
-        """Write this prior as a format-3 ``.npz`` (atomically) and return its path."""
+    def save(self, path: str | Path, matrix_dtype: str = "float32") -> Path:
+        """Write this prior as a format-3 ``.npz`` (atomically; ``matrix_dtype`` as in
+        :meth:`state`) and return its path."""
         path = Path(path)
         tmp = path.with_name(path.name + ".partial")
         try:
             # np.savez stamps each member with the current time; fixed stamps make rebuilds bit-identical.
             with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
-                for name, value in self.state().items():
+                for name, value in self.state(matrix_dtype).items():
                     with archive.open(zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0)), "w") as member:
                         np.lib.format.write_array(member, np.asarray(value), allow_pickle=False)
             os.replace(tmp, path)
