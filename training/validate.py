@@ -75,7 +75,7 @@ from zedo_core.layouts import to_h36m
 from zedo_core.lifting import LiftConfig
 from zedo_core.metrics import acceleration_error, mpjpe, pa_mpjpe, pck, procrustes_align, root_path_error
 from zedo_core.prior import PriorLoadError, load_prior
-from zedo_core.skeleton import JOINT_NAMES
+from zedo_core.skeleton import JOINT_NAMES, bone_lengths
 from zedo_core.temporal import video_sigma
 
 # Other skeleton conventions for the s8_* sets: name -> entries (joints moved alone, their anchors,
@@ -453,6 +453,8 @@ def score(clips: list[Clip], poses: list[np.ndarray]) -> dict:
         return row
 
     report = summary(np.ones(len(gt), bool))
+    if valid.any():  # the lifted body's size against the truth's: total bone length, median over frames
+        report["size_ratio"] = round(float(np.median(bone_lengths(pred[valid]).sum(-1) / bone_lengths(gt[valid]).sum(-1))), 3)
     report["per_joint"] = per_joint
     if accel:
         report["accel_mm_per_frame2"] = round(float(np.nanmean(np.concatenate(accel))), 3)
