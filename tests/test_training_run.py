@@ -35,14 +35,15 @@ def test_a_cmu_mixed_run_resumes_and_its_prior_credits_cmu(h36m_dir, tmp_path: P
     build_assets.build([out / "checkpoint.pt"], str(h36m_dir), prior_file, subjects=("S1",), codebooks=(1, 4))
     trained_on = load_prior(prior_file, device="cpu").metadata["trained_on"]
     assert "Human3.6M S1" in trained_on and "CMU mocap subjects 1 2" in trained_on
-    # A prior file's networks are a source too: here the frame-by-frame networks of a moded prior.
+    # A prior file's networks are a source too: here the frame-by-frame networks of a moded prior,
+    # which a checkpoint's network joins in video mode.
     moded_file = tmp_path / "moded.npz"
     build_assets.build(
         [prior_file], str(h36m_dir), moded_file, subjects=("S1",), codebooks=(1, 4),
         video_checkpoints=(out / "checkpoint.pt",), matrix_dtype="float16",
     )  # fmt: skip
     moded = load_prior(moded_file, device="cpu")
-    assert moded.modes == {"frame": (0,), "video": (1,)}
+    assert moded.modes == {"frame": (0,), "video": (0, 1)}
     assert [m["run"] for m in moded.metadata["members"]] == ["run", "run"]
     assert moded.metadata["members"][0]["cmu_subjects"] == [1, 2] and "CMU mocap subjects 1 2" in moded.metadata["trained_on"]
     assert moded_file.stat().st_size < prior_file.stat().st_size * 2

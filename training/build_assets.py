@@ -1,7 +1,8 @@
 """Write the shipped prior ``zedo_core/assets/prior.npz`` (and its SHA-256 beside it) from training
 checkpoints (one network or an ensemble), or convert a PyTorch prior file (``--convert``).
-``--video-checkpoint`` adds networks that lift clips (video mode) in place of the others
-(``PosePrior.for_mode``).
+``--video-checkpoint`` adds networks that join the ensemble in video mode only
+(``PosePrior.for_mode``); the shipped prior has two such networks, trained with wider body
+proportions (docs/validation.md). Weight matrices are stored at half precision by default.
 
 Adds the K-Means initial poses computed on the training subjects' poses, each turned to face the
 camera upright (the lifting loop's start search supplies the orientation): codebooks for S = 1, 10
@@ -31,6 +32,8 @@ HYPOTHESIS_COUNTS = (1, 10, 50)
 CODEBOOK_SIZES = tuple(sorted({*HYPOTHESIS_COUNTS, LiftConfig().start_pool}))
 # The shipped prior's members: the bone-scaling recipe, and the same with --part-swap 0.5.
 SHIPPED_RUNS = ("prior_bones_cmu", "prior_swap_cmu")
+# Networks that join them in video mode: the same two recipes with every bone scaled by 0.8-1.2.
+SHIPPED_VIDEO_RUNS = ("prior_bones20_cmu", "prior_swap20_cmu")
 
 
 def kmeans_initial_poses(
@@ -60,10 +63,10 @@ def build(
     subjects: tuple[str, ...] = TRAIN_SUBJECTS,
     codebooks: tuple[int, ...] = CODEBOOK_SIZES,
     video_checkpoints: tuple[Path, ...] = (),
-    matrix_dtype: str = "float32",
+    matrix_dtype: str = "float16",
 ) -> None:
     """Write a prior asset from one training checkpoint, or an ensemble from several; with
-    ``video_checkpoints``, those networks lift clips and the others single frames."""
+    ``video_checkpoints``, those networks join the others in video mode only."""
     members, provenance, cmu_subjects, counts = [], [], set(), []
     for source in [*checkpoints, *video_checkpoints]:
         networks, records = read_networks(source, use_ema)
@@ -84,7 +87,7 @@ def build(
             "trained_on": trained_on,
             "members": provenance,
         },
-        modes={"frame": range(frame_count), "video": range(frame_count, len(members))} if video_checkpoints else {},
+        modes={"frame": range(frame_count), "video": range(len(members))} if video_checkpoints else {},
     )
     write(prior, out, matrix_dtype)
     steps = ", ".join(str(p["training_steps"]) for p in provenance)
@@ -118,7 +121,7 @@ def read_networks(source: Path, use_ema: bool = True) -> tuple[list[ScoreNetwork
     return [network.for_inference()], [record]
 
 
-def write(prior: PosePrior, out: Path, matrix_dtype: str = "float32") -> None:
+def write(prior: PosePrior, out: Path, matrix_dtype: str = "float16") -> None:
     """Save ``prior`` as a format-3 ``.npz`` (``matrix_dtype``: see ``PosePrior.state``) with its
     SHA-256 in ``OUT.sha256`` (which ``load_prior`` checks for the shipped file)."""
     if out.suffix != ".npz":
@@ -136,15 +139,17 @@ def main(argv: list[str] | None = None) -> None:
         "Default: the shipped prior's two runs (docs/research.md, Training the prior)",
     )
     parser.add_argument(
-        "--video-checkpoint", type=Path, nargs="+", default=[],
-        help="checkpoint(s) or prior file(s) of networks that lift clips (video mode) instead of --checkpoint's",
+        "--video-checkpoint", type=Path, nargs="*", default=[Path(f"runs/{run}/checkpoint.pt") for run in SHIPPED_VIDEO_RUNS],
+        help="checkpoint(s) or prior file(s) of networks that join --checkpoint's in video mode only (frame by "
+        "frame lifts with --checkpoint's alone); none: every network in both modes. Default: the shipped prior's",
     )
     parser.add_argument("--data", default=None, help="Human3.6M folder (default ../shared/data/h36m)")
     parser.add_argument("--out", type=Path, default=DEFAULT_PRIOR_PATH)
     parser.add_argument("--raw-weights", action="store_true", help="ship the raw instead of the EMA weights")
     parser.add_argument(
-        "--half-precision", action="store_true",
-        help="store the networks' weight matrices as float16 (half the file; read back as float32)",
+        "--matrix-dtype", choices=("float16", "float32"), default="float16",
+        help="how the networks' weight matrices are stored (read back as float32; float16 halves the file and "
+        "moves results by at most 0.01 mm, docs/validation.md; default %(default)s)",
     )
     parser.add_argument("--subjects", nargs="+", default=list(TRAIN_SUBJECTS), help="subjects for the K-Means centres")
     parser.add_argument(
@@ -158,13 +163,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.convert is not None:
         prior = load_prior(args.convert, device="cpu")
-        write(prior, args.out, "float16" if args.half_precision else "float32")
+        write(prior, args.out, args.matrix_dtype)
         print(f"converted {args.convert} -> {args.out} ({args.out.stat().st_size / 1e6:.1f} MB)")
         return
     build(
         args.checkpoint, args.data, args.out, use_ema=not args.raw_weights,
         subjects=tuple(args.subjects), codebooks=tuple(sorted(set(args.codebooks))),
-        video_checkpoints=tuple(args.video_checkpoint), matrix_dtype="float16" if args.half_precision else "float32",
+        video_checkpoints=tuple(args.video_checkpoint), matrix_dtype=args.matrix_dtype,
     )
 
 
