@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--matrix-dtype", choices=("float16", "float32"), default="float16",
         help="how the networks' weight matrices are stored (read back as float32; float16 halves the file and "
-        "moves results by at most 0.01 mm, docs/validation.md; default %(default)s)",
+        "moves results by at most 0.01 mm, docs/research.md; default %(default)s)",
     )
     parser.add_argument("--subjects", nargs="+", default=list(TRAIN_SUBJECTS), help="subjects for the K-Means centres")
     parser.add_argument(
