@@ -6,9 +6,9 @@ torch is installed, and tests/test_backends.py checks the torch backend gives th
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 import shutil
 import zipfile
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -460,7 +460,7 @@ def test_networks_named_for_a_mode_lift_that_mode_and_round_trip(tiny_prior, tmp
 
 
 @pytest.mark.parametrize("modes", [{"video": [5]}, {"video": []}, {"clip": [0]}, ["video"]])
-def test_a_file_naming_networks_it_lacks_is_refused(tiny_prior, tmp_path, modes):
+def test_a_file_with_bad_modes_is_refused(tiny_prior, tmp_path, modes):
     state = tiny_prior.state()
     header = json.loads(str(state["header"]))
     state["header"] = np.array(json.dumps({**header, "modes": modes}))
