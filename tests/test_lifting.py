@@ -757,8 +757,8 @@ def test_the_loops_coupling_is_the_local_polynomial_fit_of_each_trajectory(sigma
 
 
 def test_each_lifting_mode_asks_the_networks_the_prior_names_for_it(tiny_prior, camera_data, monkeypatch):
-    """Frame by frame lifts with the "frame" networks, video mode with the "video" ones;
-    ``prior_networks`` overrides the choice."""
+    """Frame by frame lifts with the "frame" networks, video mode and a known body with the
+    "video" ones; ``prior_networks`` overrides the choice."""
     other = random_network(tiny_prior.members[0].config, seed=7)
     moded = replace(tiny_prior, members=[tiny_prior.members[0], other], modes={"frame": (0,), "video": (1,)})
     asked = []
@@ -774,6 +774,7 @@ def test_each_lifting_mode_asks_the_networks_the_prior_names_for_it(tiny_prior, 
     for lifting, expected in [
         (config, {0}),
         (replace(config, temporal_sigma=1.0), {1}),
+        (replace(config, bone_lengths=(0.25,) * 16), {1}),
         (replace(config, prior_networks="video"), {1}),
         (replace(config, temporal_sigma=1.0, prior_networks="frame"), {0}),
         (replace(config, prior_networks="all"), {0, 1}),
@@ -782,6 +783,7 @@ def test_each_lifting_mode_asks_the_networks_the_prior_names_for_it(tiny_prior, 
         lift(moded, kp, K, config=lifting)
         assert set(asked) == expected, lifting
     assert LiftConfig().prior_mode == "frame" and LiftConfig(temporal_sigma=2.0).prior_mode == "video"
+    assert LiftConfig(bone_lengths=(0.25,) * 16).prior_mode == "video"
     assert LiftConfig(prior_networks="all").prior_mode is None
     with pytest.raises(ValueError, match="prior_networks"):
         LiftConfig(prior_networks="clip")

@@ -1,7 +1,7 @@
 """Write the shipped prior ``zedo_core/assets/prior.npz`` (and its SHA-256 beside it) from training
 checkpoints (one network or an ensemble), or convert a PyTorch prior file (``--convert``).
-``--video-checkpoint`` adds networks that join the ensemble in video mode only
-(``PosePrior.for_mode``); the shipped prior has two such networks, trained with wider body
+``--video-checkpoint`` adds networks that join the ensemble only in video mode and for a known
+body (``PosePrior.for_mode``, ``LiftConfig.prior_networks``); the shipped prior has two such networks, trained with wider body
 proportions (docs/validation.md). Weight matrices are stored at half precision by default.
 
 Adds the K-Means initial poses computed on the training subjects' poses, each turned to face the
@@ -66,7 +66,7 @@ def build(
     matrix_dtype: str = "float16",
 ) -> None:
     """Write a prior asset from one training checkpoint, or an ensemble from several; with
-    ``video_checkpoints``, those networks join the others in video mode only."""
+    ``video_checkpoints``, those networks join the others in the "video" mode only."""
     members, provenance, cmu_subjects, counts = [], [], set(), []
     for source in [*checkpoints, *video_checkpoints]:
         networks, records = read_networks(source, use_ema)
@@ -140,8 +140,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--video-checkpoint", type=Path, nargs="*", default=[Path(f"runs/{run}/checkpoint.pt") for run in SHIPPED_VIDEO_RUNS],
-        help="checkpoint(s) or prior file(s) of networks that join --checkpoint's in video mode only (frame by "
-        "frame lifts with --checkpoint's alone); none: every network in both modes. Default: the shipped prior's",
+        help="checkpoint(s) or prior file(s) of networks that join --checkpoint's in video mode and for a known "
+        "body (plain frame-by-frame lifting uses --checkpoint's alone); none: every network always. "
+        "Default: the shipped prior's",
     )
     parser.add_argument("--data", default=None, help="Human3.6M folder (default ../shared/data/h36m)")
     parser.add_argument("--out", type=Path, default=DEFAULT_PRIOR_PATH)

@@ -172,8 +172,9 @@ class LiftConfig:
     # also turns the body's orientation less well (docs/validation.md). 1 = never.
     mirror_from: float = 0.5
     # Which of the prior's networks lift: "auto" the ones the prior file names for this lifting
-    # (PosePrior.for_mode: "video" in video mode, else "frame"); "frame" or "video" that mode's
-    # whatever the lifting; "all" every network. A prior that names no modes uses all of them.
+    # (PosePrior.for_mode: "video" in video mode and with a known body, whose bone lengths come
+    # from outside the frame, else "frame"); "frame" or "video" that mode's whatever the lifting;
+    # "all" every network. A prior that names no modes uses all of them (docs/validation.md).
     prior_networks: str = "auto"
 
     def __post_init__(self) -> None:
@@ -234,7 +235,7 @@ class LiftConfig:
         """The prior mode whose networks lift (``prior_networks`` resolved): ``"frame"``,
         ``"video"``, or None for every network."""
         if self.prior_networks == "auto":
-            return "video" if self.video else "frame"
+            return "video" if self.video or self.bone_lengths is not None else "frame"
         return None if self.prior_networks == "all" else self.prior_networks
 
     @property

@@ -31,7 +31,8 @@ DEFAULT_PRIOR_PATH = ASSETS / "prior.npz"
 # Format 3: .npz (numpy). Formats 1 (one network) and 2 (a list of networks) are PyTorch files.
 ASSET_FORMAT = 3
 _TORCH_FORMATS = (1, 2)
-# What a prior's networks can be meant for: lifting single frames, or clips (video mode).
+# What a prior's networks can be meant for: lifting single frames, or clips (video mode) and
+# bodies known in advance (LiftConfig.prior_networks).
 PRIOR_MODES = ("frame", "video")
 
 
