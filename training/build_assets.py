@@ -67,14 +67,11 @@ def build(
 ) -> None:
     """Write a prior asset from one training checkpoint, or an ensemble from several; with
     ``video_checkpoints``, those networks join the others in the "video" mode only."""
-    members, provenance, cmu_subjects, counts = [], [], set(), []
-    for source in [*checkpoints, *video_checkpoints]:
-        networks, records = read_networks(source, use_ema)
-        members += networks
-        provenance += records
-        counts.append(len(networks))
-        cmu_subjects.update(s for record in records for s in record["cmu_subjects"])
-    frame_count = sum(counts[: len(checkpoints)])
+    sources = [read_networks(source, use_ema) for source in (*checkpoints, *video_checkpoints)]
+    members = [network for networks, _ in sources for network in networks]
+    provenance = [record for _, records in sources for record in records]
+    cmu_subjects = {s for record in provenance for s in record["cmu_subjects"]}
+    frame_count = sum(len(networks) for networks, _ in sources[: len(checkpoints)])
     trained_on = f"Human3.6M {' '.join(subjects)} (non-commercial research licence)"
     if cmu_subjects:
         trained_on += f"; CMU mocap subjects {' '.join(map(str, sorted(cmu_subjects)))} (mocap.cs.cmu.edu, NSF EIA-0196217)"
