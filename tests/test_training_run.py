@@ -47,3 +47,14 @@ def test_a_cmu_mixed_run_resumes_and_its_prior_credits_cmu(h36m_dir, tmp_path: P
     assert [m["run"] for m in moded.metadata["members"]] == ["run", "run"]
     assert moded.metadata["members"][0]["cmu_subjects"] == [1, 2] and "CMU mocap subjects 1 2" in moded.metadata["trained_on"]
     assert moded_file.stat().st_size < prior_file.stat().st_size * 2
+
+
+def test_build_assets_names_a_missing_or_damaged_source_and_writes_nothing(tmp_path: Path):
+    out = tmp_path / "out" / "prior.npz"
+    with pytest.raises(SystemExit, match=r"network source not found: .*missing\.pt"):
+        build_assets.build([tmp_path / "missing.pt"], None, out)
+    damaged = tmp_path / "damaged.npz"
+    damaged.write_bytes(b"PK\x03\x04 not a prior")
+    with pytest.raises(SystemExit, match=r"damaged\.npz"):
+        build_assets.build([damaged], None, out)
+    assert not out.parent.exists()

@@ -25,7 +25,7 @@ from training.train import training_poses
 from zedo_core.lifting import LiftConfig
 from training.score_module import ScoreModule
 from zedo_core.network import NetworkConfig, ScoreNetwork
-from zedo_core.prior import DEFAULT_PRIOR_PATH, PosePrior, checksum_path, file_sha256, load_prior
+from zedo_core.prior import DEFAULT_PRIOR_PATH, PosePrior, PriorLoadError, checksum_path, file_sha256, load_prior
 from zedo_core.sde import SubVPSDE
 
 HYPOTHESIS_COUNTS = (1, 10, 50)
@@ -96,8 +96,13 @@ def read_networks(source: Path, use_ema: bool = True) -> tuple[list[ScoreNetwork
     """The networks of a training checkpoint (``.pt``), or every network of a prior file
     (``.npz``, e.g. the shipped one: checkpoints stay on the machine that trained them), with
     their provenance records (run, steps, training recipe, CMU subjects)."""
+    if not source.is_file():
+        raise SystemExit(f"error: network source not found: {source}")
     if source.suffix == ".npz":
-        prior = load_prior(source, device="cpu", backend="numpy")
+        try:
+            prior = load_prior(source, device="cpu", backend="numpy")
+        except PriorLoadError as exc:
+            raise SystemExit(f"error: {exc}") from None
         records = [dict(record) for record in prior.metadata.get("members", [])]
         if len(records) != len(prior.members):
             raise SystemExit(f"{source} does not record where its {len(prior.members)} networks come from")
