@@ -47,6 +47,13 @@ def test_a_cmu_mixed_run_resumes_and_its_prior_credits_cmu(h36m_dir, tmp_path: P
     assert [m["run"] for m in moded.metadata["members"]] == ["run", "run"]
     assert moded.metadata["members"][0]["cmu_subjects"] == [1, 2] and "CMU mocap subjects 1 2" in moded.metadata["trained_on"]
     assert moded_file.stat().st_size < prior_file.stat().st_size * 2
+    # A moded prior file as the source keeps its modes; an asset without frame networks is refused.
+    rebuilt_file = tmp_path / "rebuilt.npz"
+    build_assets.build([moded_file], str(h36m_dir), rebuilt_file, subjects=("S1",), codebooks=(1, 4), video_checkpoints=())
+    assert load_prior(rebuilt_file, device="cpu").modes == {"frame": (0,), "video": (0, 1)}
+    with pytest.raises(SystemExit, match="no network for the 'frame' mode"):
+        build_assets.build([], str(h36m_dir), tmp_path / "video_only.npz", video_checkpoints=(moded_file,))
+    assert not (tmp_path / "video_only.npz").exists()
 
 
 def test_build_assets_names_a_missing_or_damaged_source_and_writes_nothing(tmp_path: Path):

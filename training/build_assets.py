@@ -25,7 +25,7 @@ from training.train import training_poses
 from zedo_core.lifting import LiftConfig
 from training.score_module import ScoreModule
 from zedo_core.network import NetworkConfig, ScoreNetwork
-from zedo_core.prior import DEFAULT_PRIOR_PATH, PosePrior, PriorLoadError, checksum_path, file_sha256, load_prior
+from zedo_core.prior import DEFAULT_PRIOR_PATH, PRIOR_MODES, PosePrior, PriorLoadError, checksum_path, file_sha256, load_prior
 from zedo_core.sde import SubVPSDE
 
 HYPOTHESIS_COUNTS = (1, 10, 50)
@@ -66,12 +66,25 @@ def build(
     matrix_dtype: str = "float16",
 ) -> None:
     """Write a prior asset from one training checkpoint, or an ensemble from several; with
-    ``video_checkpoints``, those networks join the others in the "video" mode only."""
+    ``video_checkpoints``, those networks join the others in the "video" mode only. A prior file
+    given in ``checkpoints`` keeps its networks' modes (a network of its "video" mode only stays
+    so); the asset names modes only when some network is not meant for every mode."""
     sources = [read_networks(source, use_ema) for source in (*checkpoints, *video_checkpoints)]
-    members = [network for networks, _ in sources for network in networks]
-    provenance = [record for _, records in sources for record in records]
+    members = [network for networks, _, _ in sources for network in networks]
+    provenance = [record for _, records, _ in sources for record in records]
+    video_only = frozenset({"video"})
+    member_modes = [
+        modes if i < len(checkpoints) else video_only
+        for i, (_, _, source_modes) in enumerate(sources)
+        for modes in source_modes
+    ]  # fmt: skip
+    modes = {mode: tuple(i for i, m in enumerate(member_modes) if mode in m) for mode in PRIOR_MODES}
+    for mode, indices in modes.items():
+        if not indices:
+            raise SystemExit(f"error: no network for the {mode!r} mode: give one with --checkpoint")
+    if all(m == frozenset(PRIOR_MODES) for m in member_modes):
+        modes = {}
     cmu_subjects = {s for record in provenance for s in record["cmu_subjects"]}
-    frame_count = sum(len(networks) for networks, _ in sources[: len(checkpoints)])
     trained_on = f"Human3.6M {' '.join(subjects)} (non-commercial research licence)"
     if cmu_subjects:
         trained_on += f"; CMU mocap subjects {' '.join(map(str, sorted(cmu_subjects)))} (mocap.cs.cmu.edu, NSF EIA-0196217)"
@@ -84,18 +97,19 @@ def build(
             "trained_on": trained_on,
             "members": provenance,
         },
-        modes={"frame": range(frame_count), "video": range(len(members))} if video_checkpoints else {},
+        modes=modes,
     )
     write(prior, out, matrix_dtype)
     steps = ", ".join(str(p["training_steps"]) for p in provenance)
-    modes = "".join(f", {mode}: {list(indices)}" for mode, indices in prior.modes.items())
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB): {len(members)} network(s), steps {steps}{modes}")
+    named = "".join(f", {mode}: {list(indices)}" for mode, indices in prior.modes.items())
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB): {len(members)} network(s), steps {steps}{named}")
 
 
-def read_networks(source: Path, use_ema: bool = True) -> tuple[list[ScoreNetwork], list[dict]]:
+def read_networks(source: Path, use_ema: bool = True) -> tuple[list[ScoreNetwork], list[dict], list[frozenset[str]]]:
     """The networks of a training checkpoint (``.pt``), or every network of a prior file
     (``.npz``, e.g. the shipped one: checkpoints stay on the machine that trained them), with
-    their provenance records (run, steps, training recipe, CMU subjects)."""
+    their provenance records (run, steps, training recipe, CMU subjects) and the lifting modes
+    each is meant for (a checkpoint's: every mode; a prior file's: as the file says)."""
     if not source.is_file():
         raise SystemExit(f"error: network source not found: {source}")
     if source.suffix == ".npz":
@@ -110,7 +124,8 @@ def read_networks(source: Path, use_ema: bool = True) -> tuple[list[ScoreNetwork
             # Files built before session 13 do not list CMU subjects: the training default then.
             default = list(cmu.TRAIN_SUBJECTS) if record["train_config"].get("cmu_fraction", 0) > 0 else []
             record.setdefault("cmu_subjects", default)
-        return list(prior.members), records
+        modes = [frozenset(m for m in PRIOR_MODES if i in prior.members_for(m)) for i in range(len(prior.members))]
+        return list(prior.members), records, modes
     state = torch.load(source, map_location="cpu", weights_only=True)
     network = ScoreModule(NetworkConfig(**state["network_config"]))
     network.load_state_dict(state["ema" if use_ema else "model"])
@@ -120,7 +135,7 @@ def read_networks(source: Path, use_ema: bool = True) -> tuple[list[ScoreNetwork
         "train_config": dict(state["train_config"]),
         "cmu_subjects": [int(s) for s in state.get("cmu_subjects", [])],
     }
-    return [network.for_inference()], [record]
+    return [network.for_inference()], [record], [frozenset(PRIOR_MODES)]
 
 
 def write(prior: PosePrior, out: Path, matrix_dtype: str = "float16") -> None:
@@ -137,7 +152,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
         "--checkpoint", type=Path, nargs="+", default=[Path(f"runs/{run}/checkpoint.pt") for run in SHIPPED_RUNS],
-        help="training checkpoint(s) or prior file(s) (.npz: all their networks); several make an ensemble. "
+        help="training checkpoint(s) or prior file(s) (.npz: all their networks, in the modes the file names); "
+        "several make an ensemble. "
         "Default: the shipped prior's two runs (docs/research.md, Training the prior)",
     )
     parser.add_argument(

@@ -61,13 +61,15 @@ def _pinhole_cost(planes: tuple[Array, Array, Array], T: Array, keypoints: Array
     du0 = (K[:, 0, 2, None] - xp.where(seen, keypoints[..., 0], xp.zeros_like(weights)))[:, None, :]
     dv0 = (K[:, 1, 2, None] - xp.where(seen, keypoints[..., 1], xp.zeros_like(weights)))[:, None, :]
     depth = z + T[..., 2:3]
-    with np.errstate(divide="ignore"):  # a joint on the camera plane: its candidate is dropped below
-        inv_z = 1.0 / depth
-    du = (x + T[..., 0:1]) * inv_z * fx + du0
-    dv = (y + T[..., 1:2]) * inv_z * fy + dv0
-    dist = xp.sqrt(du * du + dv * dv)
     w = weights[:, None, :]
-    cost = (dist * w).sum(-1) / xp.clip(w.sum(-1), 1e-12, None)
+    # A joint on the camera plane (or a far one overflowing) makes its candidate's cost inf or NaN:
+    # the candidate is dropped below.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        inv_z = 1.0 / depth
+        du = (x + T[..., 0:1]) * inv_z * fx + du0
+        dv = (y + T[..., 1:2]) * inv_z * fy + dv0
+        dist = xp.sqrt(du * du + dv * dv)
+        cost = (dist * w).sum(-1) / xp.clip(w.sum(-1), 1e-12, None)
     usable = (depth[..., 0] > 1e-3) & xp.isfinite(cost)
     return xp.where(usable, cost, xp.full_like(cost, math.inf))
 
