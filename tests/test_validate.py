@@ -224,7 +224,7 @@ def test_pose2sim_clean_lifts_the_reprojected_triangulation():
 
     _need(SHARED / "pose2sim" / pose2sim.TRC_FILE)
     args = argparse.Namespace(sets=["pose2sim", "pose2sim_clean"], video=False, clip_seconds=2.0, h36m=None,
-                              subject="S8", frames=1, seed=0, cmu=None, pose2sim=None, noise=[])  # fmt: skip
+                              subject="S8", frames=1, seed=0, cmu=None, pose2sim=None, pose2sim_layout="coco", noise=[])  # fmt: skip
     (detected, clean), skipped = validate.build_sets(args)
     assert skipped == {} and [detected.name, clean.name] == args.sets
     for d, c in zip(detected.clips, clean.clips):
@@ -237,6 +237,24 @@ def test_pose2sim_clean_lifts_the_reprojected_triangulation():
         np.testing.assert_allclose(c.keypoints[:, given], u[..., :2] / u[..., 2:], atol=1e-6)
         seen = d.confidence > 0
         assert np.median(np.linalg.norm(c.keypoints[seen] - d.keypoints[seen], axis=-1)) > 1.0  # not the detections
+
+
+def test_pose2sim_read_as_body25b_feeds_the_head_top():
+    """--pose2sim-layout body25b reads all 25 keypoints, as the CLI does: the head is BODY_25B's
+    head top (the reference's head), every other joint as with COCO-17."""
+    _need(SHARED / "pose2sim" / pose2sim.TRC_FILE)
+    coco, info = validate.pose2sim_clips(None)
+    body25b, info25 = validate.pose2sim_clips(None, "body25b")
+    assert info["layout"] == "coco" and info25["layout"] == "body25b"
+    head = JOINT_NAMES.index("head")
+    others = np.arange(17) != head
+    for c, b in zip(coco, body25b):
+        assert np.array_equal(c.gt3d, b.gt3d)
+        np.testing.assert_array_equal(c.keypoints[:, others], b.keypoints[:, others])
+        assert np.all(c.confidence[:, head] == 0) and (b.confidence[:, head] > 0).mean() > 0.9
+        seen = b.confidence[:, head] > 0
+        u = b.gt3d[seen, head] @ b.K.T  # the detected head top lies near the reference head's projection
+        assert np.median(np.linalg.norm(b.keypoints[seen, head] - u[:, :2] / u[:, 2:], axis=-1)) < 40
 
 
 def test_known_body_comes_from_other_footage_of_the_same_person(tiny_prior_file, tmp_path):

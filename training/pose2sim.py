@@ -131,22 +131,23 @@ def reference_joints(markers: dict[str, np.ndarray]) -> np.ndarray:
     return joints
 
 
-def load_detections(data_dir: str | Path | None, camera: str) -> tuple[np.ndarray, np.ndarray]:
-    """The main person's COCO-17 keypoints ``(F, 17, 2)`` px (NaN = missing) and confidences
-    ``(F, 17)`` from ``openpose_main_person/<camera>_json/*.json`` (one file per frame, in order;
-    a frame without a person has every joint missing)."""
+def load_detections(data_dir: str | Path | None, camera: str, count: int = COCO_KEYPOINTS) -> tuple[np.ndarray, np.ndarray]:
+    """The main person's first ``count`` BODY_25B keypoints ``(F, count, 2)`` px (NaN = missing;
+    17: COCO-17, 25: all of BODY_25B) and confidences ``(F, count)`` from
+    ``openpose_main_person/<camera>_json/*.json`` (one file per frame, in order; a frame without a
+    person has every joint missing)."""
     folder = resolve_data_dir(data_dir) / DETECTIONS_DIR / f"{camera}_json"
     files = sorted(folder.glob("*.json"))
     if not files:
         raise Pose2SimError(f"{folder}: no .json files")
-    keypoints = np.full((len(files), COCO_KEYPOINTS, 2), np.nan)
-    confidence = np.zeros((len(files), COCO_KEYPOINTS))
+    keypoints = np.full((len(files), count, 2), np.nan)
+    confidence = np.zeros((len(files), count))
     for f, file in enumerate(files):
         try:
             people = json.loads(file.read_text())["people"]
             # No person, or an empty one ({}), is a frame without detections.
             if people and people[0].get("pose_keypoints_2d"):
-                triplets = np.asarray(people[0]["pose_keypoints_2d"], dtype=np.float64).reshape(-1, 3)[:COCO_KEYPOINTS]
+                triplets = np.asarray(people[0]["pose_keypoints_2d"], dtype=np.float64).reshape(-1, 3)[:count]
                 score = np.clip(triplets[:, 2], 0.0, 1.0)
                 keypoints[f] = np.where((score > 0)[:, None], triplets[:, :2], np.nan)
                 confidence[f] = score

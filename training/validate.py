@@ -27,7 +27,8 @@ with the reason. The sets (``--frames`` frames each, seeded; every S8 set uses t
   trained on (``training.cmu.HELD_OUT_SUBJECTS``: the shipped prior mixes in the others;
   ``training.train --cmu-fraction``).
 - ``pose2sim``: ``../shared/data/pose2sim``, real OpenPose detections (BODY_25B's first 17
-  keypoints as COCO through ``zedo_core.layouts``, with their confidences) of each of the four
+  keypoints as COCO through ``zedo_core.layouts``, with their confidences; ``--pose2sim-layout
+  body25b``: all 25, the head top too, as the CLI reads these files) of each of the four
   calibrated cameras lifted alone, against the four-view triangulation put into that camera's
   frame (``training.pose2sim`` says how its markers become the 17 joints). All 100 frames of
   every camera, whatever ``--frames``; a row per camera.
@@ -265,24 +266,30 @@ def cmu_clips(
     return clips
 
 
-def pose2sim_clips(data_dir: str | None) -> tuple[list[Clip], dict]:
-    """One clip per camera: its detections (COCO-17 -> 17 joints) and the triangulation in its frame."""
+# How the Pose2Sim detections are read: BODY_25B's first 17 keypoints as COCO-17 (default), or all
+# 25 as BODY_25B (what the CLI reads from these files: the head top too).
+POSE2SIM_LAYOUTS = {"coco": 17, "body25b": 25}
+
+
+def pose2sim_clips(data_dir: str | None, layout: str = "coco") -> tuple[list[Clip], dict]:
+    """One clip per camera: its detections (``layout``, :data:`POSE2SIM_LAYOUTS`, -> 17 joints)
+    and the triangulation in its frame."""
     cameras = pose2sim.load_cameras(data_dir)
     reference = pose2sim.reference_joints(pose2sim.load_trc(data_dir))
     clips, reprojection = [], {}
     for name, camera in cameras.items():
-        keypoints, confidence = pose2sim.load_detections(data_dir, name)
+        keypoints, confidence = pose2sim.load_detections(data_dir, name, POSE2SIM_LAYOUTS[layout])
         if len(keypoints) != len(reference):
             raise pose2sim.Pose2SimError(
                 f"{name}: {len(keypoints)} detection frames but {len(reference)} triangulated frames"
             )
-        kp17, conf17 = to_h36m(keypoints, confidence, layout="coco")
+        kp17, conf17 = to_h36m(keypoints, confidence, layout=layout)
         gt3d = pose2sim.to_camera(reference, camera)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # joints never detected
             reprojection[name] = round(float(np.nanmedian(np.linalg.norm(project(gt3d, camera.K) - kp17, axis=-1))), 1)
         clips.append(Clip(f"pose2sim/{name}", name, np.arange(len(kp17)), gt3d, kp17, conf17, camera.K.copy()))
-    return clips, {"median_reprojection_px_of_the_triangulation": reprojection}
+    return clips, {"layout": layout, "median_reprojection_px_of_the_triangulation": reprojection}
 
 
 def reprojected_clips(clips: list[Clip]) -> list[Clip]:
@@ -351,7 +358,7 @@ def build_sets(args: argparse.Namespace) -> tuple[list[ValidationSet], dict[str,
     p2s_names = [n for n in wanted if n.startswith("pose2sim")]
     if p2s_names:
         try:
-            clips, info = pose2sim_clips(args.pose2sim)
+            clips, info = pose2sim_clips(args.pose2sim, args.pose2sim_layout)
         except (FileNotFoundError, OSError, ValueError, KeyError) as exc:
             skipped.update({n: f"Pose2Sim: {exc}" for n in p2s_names})
         else:
@@ -561,6 +568,11 @@ def main(argv: list[str] | None = None) -> int:
         "before session 8 every subject was used)",
     )
     parser.add_argument("--pose2sim", default=None, help="Pose2Sim folder (default ../shared/data/pose2sim)")
+    parser.add_argument(
+        "--pose2sim-layout", choices=tuple(POSE2SIM_LAYOUTS), default="coco",
+        help="read the Pose2Sim detections as COCO-17 (BODY_25B's first 17; default) or as all 25 BODY_25B "
+        "keypoints, the head top too (what the CLI reads from these files)",
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--json", type=Path, default=None, help="write the report here")
