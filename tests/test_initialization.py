@@ -3,6 +3,8 @@ checks torch tensors give the same and the reference Adam's hand-written gradien
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -124,7 +126,8 @@ def test_adam_reference_start_finds_a_turn_about_the_optical_axis(tiny_prior):
 
 def test_pinhole_cost_equals_the_general_reprojection_cost():
     """The start search's coarse ranking (coordinate planes, pinhole K) scores exactly what
-    geometry.reprojection_error_px does, including missing joints and candidates behind the camera."""
+    geometry.reprojection_error_px does, including missing joints and candidates behind the camera,
+    and a candidate with a joint on the camera plane warns of nothing."""
     from zedo_core.initialization import _pinhole_cost, _reprojection_cost
 
     rng = np.random.default_rng(5)
@@ -137,10 +140,17 @@ def test_pinhole_cost_equals_the_general_reprojection_cost():
     weights = rng.uniform(0.1, 1.0, size=(R, J))
     weights[1, 4] = 0.0
     keypoints[1, 4] = np.nan
+    candidates[1, 7, 4, 2] = -T[1, 7, 2]  # the missing joint of a candidate on the camera plane
+    candidates[2, 8, 6, 2] = -T[2, 8, 2]  # a seen one
     planes = tuple(candidates[..., i] for i in range(3))
-    fast = _pinhole_cost(planes, T, keypoints, K, weights)
-    general = _reprojection_cost(candidates + T[..., None, :], keypoints, K, weights)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a joint on the camera plane is no RuntimeWarning
+        fast = _pinhole_cost(planes, T, keypoints, K, weights)
+        general = _reprojection_cost(candidates + T[..., None, :], keypoints, K, weights)
     assert np.isinf(fast[0, 3]) and np.isinf(general[0, 3])
+    assert np.isinf(general[2, 8]) and np.isinf(fast[2, 8])
+    assert np.isfinite(general[1, 7]) and np.isinf(fast[1, 7])  # the coarse ranking drops it too
+    fast[1, 7] = general[1, 7]
     finite = np.isfinite(general)
     np.testing.assert_allclose(fast[finite], general[finite], rtol=1e-10)
     assert np.array_equal(np.isfinite(fast), finite)

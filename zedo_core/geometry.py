@@ -114,10 +114,11 @@ def reprojection_error_px(pose_abs: Array, keypoints: Array, K: Array, weights: 
     xp = namespace(pose_abs)
     x, y, z = pose_abs[..., 0], pose_abs[..., 1], pose_abs[..., 2]
     k = K[..., None, :, :]
-    inv_w = 1.0 / (k[..., 2, 0] * x + k[..., 2, 1] * y + k[..., 2, 2] * z)
-    du = (k[..., 0, 0] * x + k[..., 0, 1] * y + k[..., 0, 2] * z) * inv_w - keypoints[..., 0]
-    dv = (k[..., 1, 0] * x + k[..., 1, 1] * y + k[..., 1, 2] * z) * inv_w - keypoints[..., 1]
-    dist = xp.sqrt(du * du + dv * dv)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # a joint on the camera plane: inf
+        inv_w = 1.0 / (k[..., 2, 0] * x + k[..., 2, 1] * y + k[..., 2, 2] * z)
+        du = (k[..., 0, 0] * x + k[..., 0, 1] * y + k[..., 0, 2] * z) * inv_w - keypoints[..., 0]
+        dv = (k[..., 1, 0] * x + k[..., 1, 1] * y + k[..., 1, 2] * z) * inv_w - keypoints[..., 1]
+        dist = xp.sqrt(du * du + dv * dv)
     dist = xp.where(weights > 0, dist, xp.zeros_like(dist))
     return (weights * dist).sum(-1) / xp.clip(weights.sum(-1), 1e-12, None)
 

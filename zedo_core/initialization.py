@@ -62,8 +62,8 @@ def _pinhole_cost(planes: tuple[Array, Array, Array], T: Array, keypoints: Array
     dv0 = (K[:, 1, 2, None] - xp.where(seen, keypoints[..., 1], xp.zeros_like(weights)))[:, None, :]
     depth = z + T[..., 2:3]
     w = weights[:, None, :]
-    # A joint on the camera plane (or a far one overflowing) makes its candidate's cost inf or NaN:
-    # the candidate is dropped below.
+    # A joint on the camera plane makes its candidate's cost infinite or NaN (a missing one too,
+    # unlike reprojection_error_px: not worth a pass over every candidate joint): dropped below.
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         inv_z = 1.0 / depth
         du = (x + T[..., 0:1]) * inv_z * fx + du0
