@@ -49,7 +49,7 @@ def test_a_cmu_mixed_run_resumes_and_its_prior_credits_cmu(h36m_dir, tmp_path: P
     assert moded_file.stat().st_size < prior_file.stat().st_size * 2
     # A moded prior file as the source keeps its modes; an asset without frame networks is refused.
     rebuilt_file = tmp_path / "rebuilt.npz"
-    build_assets.build([moded_file], str(h36m_dir), rebuilt_file, subjects=("S1",), codebooks=(1, 4), video_checkpoints=())
+    build_assets.build([moded_file], str(h36m_dir), rebuilt_file, subjects=("S1",), codebooks=(1, 4))
     assert load_prior(rebuilt_file, device="cpu").modes == {"frame": (0,), "video": (0, 1)}
     with pytest.raises(SystemExit, match="no network for the 'frame' mode"):
         build_assets.build([], str(h36m_dir), tmp_path / "video_only.npz", video_checkpoints=(moded_file,))
@@ -65,3 +65,36 @@ def test_build_assets_names_a_missing_or_damaged_source_and_writes_nothing(tmp_p
     with pytest.raises(SystemExit, match=r"damaged\.npz"):
         build_assets.build([damaged], None, out)
     assert not out.parent.exists()
+
+
+def _tiny_run(h36m_dir, out: Path, device: str = "cpu", steps: int = 2) -> None:
+    tiny = NetworkConfig(width=32, num_blocks=1, time_embedding_dim=16, groups=4)
+    config = TrainConfig(steps=steps, batch_size=16, warmup_steps=1, checkpoint_every=1, part_swap=0.5)
+    train(str(h36m_dir), out, config, tiny, ("S1",), device=device)
+
+
+def test_a_run_goes_on_only_on_the_device_it_started_on(h36m_dir, tmp_path: Path):
+    out = tmp_path / "run"
+    _tiny_run(h36m_dir, out)
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert state["device"] == "cpu"
+    state["device"] = "cuda"
+    torch.save(state, out / "checkpoint.pt")
+    with pytest.raises(SystemExit, match=r"trained on cuda: go on with --device cuda"):
+        _tiny_run(h36m_dir, out, steps=3)
+    with pytest.raises(SystemExit):  # an unknown device is a usage error, before any data is read
+        from training.train import main
+
+        main(["--device", "tpu", "--out", str(tmp_path / "never")])
+    assert not (tmp_path / "never").exists()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_run_on_cuda_builds_a_prior_that_loads_on_the_cpu(h36m_dir, tmp_path: Path):
+    out = tmp_path / "run"
+    _tiny_run(h36m_dir, out, device="cuda")
+    _tiny_run(h36m_dir, out, device="cuda", steps=3)  # resumes on the GPU
+    assert torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=True)["step"] == 3
+    prior_file = tmp_path / "prior.npz"
+    build_assets.build([out / "checkpoint.pt"], str(h36m_dir), prior_file, subjects=("S1",), codebooks=(1, 4))
+    assert len(load_prior(prior_file, device="cpu").members) == 1

@@ -224,7 +224,8 @@ def test_pose2sim_clean_lifts_the_reprojected_triangulation():
 
     _need(SHARED / "pose2sim" / pose2sim.TRC_FILE)
     args = argparse.Namespace(sets=["pose2sim", "pose2sim_clean"], video=False, clip_seconds=2.0, h36m=None,
-                              subject="S8", frames=1, seed=0, cmu=None, pose2sim=None, pose2sim_layout="coco", noise=[])  # fmt: skip
+                              subject="S8", frames=1, seed=0, cmu=None, pose2sim=None,
+                              pose2sim_layout="coco", noise=[])  # fmt: skip
     (detected, clean), skipped = validate.build_sets(args)
     assert skipped == {} and [detected.name, clean.name] == args.sets
     for d, c in zip(detected.clips, clean.clips):

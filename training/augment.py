@@ -1,4 +1,7 @@
-"""Training poses for the prior: world poses seen from random cameras, randomly mirrored."""
+"""Training poses for the prior: world poses seen from random cameras, randomly mirrored.
+
+Every random draw comes from the ``generator`` passed in, on its device (a CUDA generator draws on
+the GPU), so a batch is made where the poses are."""
 
 from __future__ import annotations
 
@@ -31,16 +34,20 @@ def random_view_rotations(
 ) -> torch.Tensor:
     """``(n, 3, 3)`` world -> camera rotations: any heading, a camera pitched down by ``pitch_deg``
     (negative looks up) and rolled by ``roll_deg``; covers tripod and handheld footage."""
-    yaw = torch.rand(n, generator=generator, dtype=torch.float64) * 2 * math.pi
-    pitch = torch.deg2rad(pitch_deg[0] + torch.rand(n, generator=generator, dtype=torch.float64) * (pitch_deg[1] - pitch_deg[0]))
-    roll = torch.deg2rad(roll_deg[0] + torch.rand(n, generator=generator, dtype=torch.float64) * (roll_deg[1] - roll_deg[0]))
+    def uniform() -> torch.Tensor:
+        return torch.rand(n, generator=generator, dtype=torch.float64, device=generator.device)
+
+    yaw = uniform() * 2 * math.pi
+    pitch = torch.deg2rad(pitch_deg[0] + uniform() * (pitch_deg[1] - pitch_deg[0]))
+    roll = torch.deg2rad(roll_deg[0] + uniform() * (roll_deg[1] - roll_deg[0]))
     # Heading about world z, then the level camera, then pitch (about camera x; positive looks down), then roll.
-    return rotation_matrices("z", roll) @ rotation_matrices("x", pitch) @ _LEVEL_CAMERA @ rotation_matrices("z", yaw)
+    level = _LEVEL_CAMERA.to(yaw.device)
+    return rotation_matrices("z", roll) @ rotation_matrices("x", pitch) @ level @ rotation_matrices("z", yaw)
 
 
 def random_flip(poses: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Mirror half of the camera-frame poses ``(B, 17, 3)``: negate x and swap left/right joints."""
-    flip = torch.rand(poses.shape[0], generator=generator) < 0.5
+    flip = torch.rand(poses.shape[0], generator=generator, device=generator.device) < 0.5
     return torch.where(flip[:, None, None], mirror(poses), poses)
 
 
@@ -49,7 +56,8 @@ def random_bone_scaling(poses: torch.Tensor, generator: torch.Generator, spread:
     for a bone and its mirror image, so the prior meets body proportions beyond the 5 subjects."""
     if spread <= 0:
         return poses
-    factors = 1.0 + spread * (2.0 * torch.rand(poses.shape[0], len(PARENTS), generator=generator) - 1.0)
+    draws = torch.rand(poses.shape[0], len(PARENTS), generator=generator, device=generator.device)
+    factors = 1.0 + spread * (2.0 * draws - 1.0)
     factors = 0.5 * (factors + factors[:, list(FLIP_PERMUTATION)])
     bones = factors[:, BONE_CHILDREN, None].to(poses.dtype) * (poses[:, BONE_CHILDREN] - poses[:, BONE_PARENTS])
     return joints_from_bones(poses[:, 0], bones)
@@ -96,13 +104,13 @@ def random_joint_offsets(
     if probability > 0:
         for joints, anchors, (low, high) in JOINT_OFFSETS:
             anchors = anchors if isinstance(anchors, tuple) else (anchors,) * len(joints)
-            apply = torch.rand(n, generator=generator) < probability
-            factor = low + (high - low) * torch.rand(n, generator=generator)
+            apply = torch.rand(n, generator=generator, device=generator.device) < probability
+            factor = low + (high - low) * torch.rand(n, generator=generator, device=generator.device)
             factor = torch.where(apply, factor, torch.ones_like(factor)).to(poses.dtype)[:, None]
             for joint, anchor in zip(joints, anchors):
                 out[:, joint] = poses[:, anchor] + factor * (poses[:, joint] - poses[:, anchor])
     if jitter > 0:
-        out = out + jitter * torch.randn(out.shape, generator=generator).to(poses.dtype)
+        out = out + jitter * torch.randn(out.shape, generator=generator, device=generator.device).to(poses.dtype)
     return out
 
 
@@ -131,8 +139,8 @@ def random_part_swap(
     if probability <= 0:
         return poses
     n = poses.shape[0]
-    swap = torch.rand(n, generator=generator) < probability
-    part = torch.randint(0, len(SWAP_PARTS), (n,), generator=generator)
+    swap = torch.rand(n, generator=generator, device=generator.device) < probability
+    part = torch.randint(0, len(SWAP_PARTS), (n,), generator=generator, device=generator.device)
     turn = rotation_matrices("z", (body_heading(poses) - body_heading(donors)).double()).to(poses.dtype)
     donors = torch.einsum("bij,bkj->bki", turn, donors)
     out = poses.clone()
@@ -140,7 +148,8 @@ def random_part_swap(
         rows = swap & (part == index)
         if rows.any():
             limb = donors[rows][:, list(joints)] - donors[rows][:, root : root + 1]
-            out[rows.nonzero()[:, 0][:, None], torch.tensor(joints)] = poses[rows][:, root : root + 1] + limb
+            columns = torch.tensor(joints, device=poses.device)
+            out[rows.nonzero()[:, 0][:, None], columns] = poses[rows][:, root : root + 1] + limb
     return out
 
 
@@ -156,10 +165,13 @@ def augmented_batch(
     """A batch ``(B, 51)`` of pelvis-relative camera-frame poses in metres from world poses
     ``(M, 17, 3)`` (pelvis-relative, metres). ``joint_offset`` and ``joint_jitter``: see
     :func:`random_joint_offsets` (the pelvis is re-centred afterwards)."""
-    idx = torch.randint(0, world_rel_m.shape[0], (batch_size,), generator=generator)
-    poses = world_rel_m[idx]
+    def draw_poses() -> torch.Tensor:
+        index = torch.randint(0, len(world_rel_m), (batch_size,), generator=generator, device=generator.device)
+        return world_rel_m[index]
+
+    poses = draw_poses()
     if part_swap > 0:
-        donors = world_rel_m[torch.randint(0, world_rel_m.shape[0], (batch_size,), generator=generator)]
+        donors = draw_poses()
         poses = random_part_swap(poses, donors, generator, part_swap)
     rot = random_view_rotations(batch_size, generator).to(world_rel_m.dtype)
     poses = random_bone_scaling(poses, generator, bone_scale)
@@ -175,6 +187,6 @@ def canonical_poses(world_rel_m: torch.Tensor) -> torch.Tensor:
 
     The person faces the camera (towards -z) with the right hip on the image's left (-x).
     """
-    rot = _LEVEL_CAMERA.to(world_rel_m.dtype) @ rotation_matrices("z", -body_heading(world_rel_m))
+    rot = _LEVEL_CAMERA.to(world_rel_m) @ rotation_matrices("z", -body_heading(world_rel_m))
     posed = torch.einsum("bij,bkj->bki", rot, world_rel_m)
     return posed - posed[:, PELVIS : PELVIS + 1]

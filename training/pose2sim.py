@@ -131,7 +131,9 @@ def reference_joints(markers: dict[str, np.ndarray]) -> np.ndarray:
     return joints
 
 
-def load_detections(data_dir: str | Path | None, camera: str, count: int = COCO_KEYPOINTS) -> tuple[np.ndarray, np.ndarray]:
+def load_detections(
+    data_dir: str | Path | None, camera: str, count: int = COCO_KEYPOINTS
+) -> tuple[np.ndarray, np.ndarray]:
     """The main person's first ``count`` BODY_25B keypoints ``(F, count, 2)`` px (NaN = missing;
     17: COCO-17, 25: all of BODY_25B) and confidences ``(F, count)`` from
     ``openpose_main_person/<camera>_json/*.json`` (one file per frame, in order; a frame without a

@@ -1,9 +1,11 @@
 """Train the pose prior on Human3.6M S1, S5, S6, S7, S8 (3D poses only), optionally mixed with
 CMU mocap of its training subjects (``--cmu-fraction``; ``training.cmu.TRAIN_SUBJECTS``).
 
-Resumable: re-running with the same ``--out`` continues from ``checkpoint.pt``. Logs the loss to
-``log.csv``. ``python -m training.train --help`` lists the recipe's knobs; the defaults are the
-recipe the shipped prior was trained with (see docs/research.md).
+Resumable: re-running with the same ``--out`` continues from ``checkpoint.pt`` (on any device).
+Logs the loss to ``log.csv``. ``python -m training.train --help`` lists the recipe's knobs; the
+defaults are the recipe the shipped prior was trained with (see docs/research.md). ``--device
+cuda`` trains on a GPU: batches are then drawn there, from a CUDA generator, so the run is
+reproducible on that device but not draw for draw the CPU run.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from training.augment import augmented_batch
 from training.h36m import TRAIN_SUBJECTS, load_poses
 from training.score_module import ScoreModule
 from zedo_core.network import NetworkConfig
+from zedo_core.prior import resolve_device
 from zedo_core.sde import SubVPSDE
 
 
@@ -65,9 +68,10 @@ def training_poses(data_dir: str | None, subjects: tuple[str, ...] = TRAIN_SUBJE
 
 
 def sample_times(n: int, cfg: TrainConfig, generator: torch.Generator) -> torch.Tensor:
-    u = torch.rand(n, generator=generator)
-    focus = torch.rand(n, generator=generator) < cfg.focus_fraction
-    t_max = torch.where(focus, torch.tensor(cfg.focus_t_max), torch.tensor(1.0))
+    device = generator.device
+    u = torch.rand(n, generator=generator, device=device)
+    focus = torch.rand(n, generator=generator, device=device) < cfg.focus_fraction
+    t_max = torch.where(focus, torch.tensor(cfg.focus_t_max, device=device), torch.tensor(1.0, device=device))
     return cfg.eps + u * (t_max - cfg.eps)
 
 
@@ -104,26 +108,36 @@ def train(
     subjects: tuple[str, ...] = TRAIN_SUBJECTS,
     cmu_dir: str | None = None,
     cmu_subjects: tuple[int, ...] = cmu.TRAIN_SUBJECTS,
+    device: str = "cpu",
 ) -> None:
+    """Train (or go on training) one score network into ``out`` (``checkpoint.pt``, ``log.csv``)
+    on ``device`` ("cpu", "cuda", "cuda:1" or "auto")."""
     if not 0.0 <= cfg.cmu_fraction < 1.0:
         raise ValueError(f"cmu_fraction must lie in [0, 1), got {cfg.cmu_fraction}")
+    device = resolve_device(device)
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / "checkpoint.pt"
+    state = torch.load(ckpt_path, map_location="cpu", weights_only=True) if ckpt_path.exists() else None
+    if state is not None and state.get("device", "cpu").split(":")[0] != device.split(":")[0]:
+        started_on = state.get("device", "cpu")
+        raise SystemExit(f"error: {ckpt_path} was trained on {started_on}: go on with --device {started_on}")
     torch.manual_seed(cfg.seed)
-    generator = torch.Generator().manual_seed(cfg.seed)
-    world_rel = training_poses(data_dir, subjects)
+    generator = torch.Generator(device=device).manual_seed(cfg.seed)
+    world_rel = training_poses(data_dir, subjects).to(device)
     cmu_world_rel = None
     if cfg.cmu_fraction > 0:
-        cmu_world_rel = torch.from_numpy(cmu.training_poses(cmu_dir, cmu_subjects)).float()
+        cmu_world_rel = torch.from_numpy(cmu.training_poses(cmu_dir, cmu_subjects)).float().to(device)
     sde = SubVPSDE()
-    net = ScoreModule(net_cfg)
+    net = ScoreModule(net_cfg)  # initialised on the CPU: the same start on every device
     ema = ScoreModule(net_cfg)
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     step = 0
-    if ckpt_path.exists():
-        state = torch.load(ckpt_path, weights_only=True)
+    if state is not None:
         net.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
+    net.to(device)
+    ema.to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    if state is not None:
         opt.load_state_dict(state["optimizer"])
         generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
@@ -144,7 +158,7 @@ def train(
     while step < cfg.steps:
         x0 = training_batch(world_rel, cmu_world_rel, cfg, generator)
         t = sample_times(cfg.batch_size, cfg, generator)
-        noise = torch.randn(x0.shape, generator=generator)
+        noise = torch.randn(x0.shape, generator=generator, device=device)
         xt = sde.perturb(x0, t, noise)
         loss = ((net(xt, t) - noise) ** 2).sum(1).mean() * 0.5
         for group in opt.param_groups:
@@ -174,6 +188,7 @@ def train(
                 "train_config": asdict(cfg),
                 "cmu_subjects": list(cmu_subjects) if cmu_world_rel is not None else [],
                 "network_config": net_cfg.to_dict(),
+                "device": device,
             }
             tmp = ckpt_path.with_suffix(".tmp")
             torch.save(state, tmp)
@@ -191,6 +206,10 @@ def main(argv: list[str] | None = None) -> None:
         parser.add_argument(f"--net-{field.replace('_', '-')}", type=type(value), default=value)
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument(
+        "--device", default="cpu",
+        help="cpu (default: the shipped runs), cuda, cuda:N or auto; a run goes on on the device it started on",
+    )
+    parser.add_argument(
         "--subjects", nargs="+", default=list(TRAIN_SUBJECTS),
         help="training subjects (a subset holds one out for validation, e.g. S1 S5 S6 S7)",
     )
@@ -204,7 +223,11 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(args.threads)
     cfg = TrainConfig(**{f: getattr(args, f) for f in asdict(TrainConfig())})
     net_cfg = NetworkConfig(**{f: getattr(args, "net_" + f) for f in asdict(NetworkConfig())})
-    train(args.data, args.out, cfg, net_cfg, tuple(args.subjects), args.cmu, tuple(args.cmu_subjects))
+    try:
+        device = resolve_device(args.device)
+    except (RuntimeError, ValueError) as exc:
+        parser.error(str(exc))
+    train(args.data, args.out, cfg, net_cfg, tuple(args.subjects), args.cmu, tuple(args.cmu_subjects), device)
 
 
 if __name__ == "__main__":
