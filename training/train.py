@@ -1,8 +1,8 @@
 """Train the pose prior on Human3.6M S1, S5, S6, S7, S8 (3D poses only), optionally mixed with
 CMU mocap of its training subjects (``--cmu-fraction``; ``training.cmu.TRAIN_SUBJECTS``).
 
-Resumable: re-running with the same ``--out`` continues from ``checkpoint.pt`` (on any device).
-Logs the loss to ``log.csv``. ``python -m training.train --help`` lists the recipe's knobs; the
+Resumable: re-running with the same ``--out`` continues from ``checkpoint.pt`` (on the kind of
+device it started on). Logs the loss to ``log.csv``. ``python -m training.train --help`` lists the recipe's knobs; the
 defaults are the recipe the shipped prior was trained with (see docs/research.md). ``--device
 cuda`` trains on a GPU: batches are then drawn there, from a CUDA generator, so the run is
 reproducible on that device but not draw for draw the CPU run.
