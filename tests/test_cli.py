@@ -425,3 +425,20 @@ def test_bad_body_options_exit_2_and_leave_nothing_behind(tmp_path, tiny_prior_f
     assert_bad_input(run_cli("lift", src, out, "--prior", tiny_prior_file, "--save-body", src), ["refusing to overwrite"])
     assert_bad_input(run_cli("lift", src, out, "--prior", tiny_prior_file, "--save-body", out), [str(out)])
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == sorted(["broken.json", "in.npz", tiny_prior_file.name])
+
+
+def test_a_body25b_head_top_is_aimed_at_not_pinned(tmp_path, tiny_prior_file):
+    """The CLI lifts BODY_25B keypoints with their head top aimed at (Layout.aimed), as the library
+    does with LiftConfig(aimed_joints=("head",))."""
+    from test_layouts import from_h36m
+
+    body = from_h36m(KP, "body25b")
+    src = write_npz(tmp_path / "in.npz", keypoints=body, K=K, layout=np.array("body25b"))
+    proc = run_cli("lift", src, tmp_path / "out.npz", "--prior", tiny_prior_file, "--iterations", 5)
+    assert proc.returncode == 0, proc.stderr
+    kp17, conf17 = to_h36m(body, None, "body25b")
+    prior = load_prior(tiny_prior_file, device="cpu")
+    expected = lift(prior, kp17, K, conf17, LiftConfig(iterations=5, aimed_joints=("head",)))
+    np.testing.assert_allclose(check_output(tmp_path / "out.npz", 3, 1)["poses3d"], expected.poses3d, rtol=0, atol=1e-5)
+    pinned = lift(prior, kp17, K, conf17, LiftConfig(iterations=5))
+    assert not np.allclose(pinned.poses3d, expected.poses3d, atol=1e-4)

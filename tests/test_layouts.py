@@ -79,6 +79,8 @@ def test_every_layout_is_consistent():
     assert LAYOUTS["body25b"].joint_names[:17] == coco_as_openpose
     assert LAYOUTS["body25b"].joint_names[17:19] == ("UpperNeck", "HeadTop")
     assert LAYOUTS["body25b"].joint_names[19:] == LAYOUTS["body25"].joint_names[19:]
+    # Only BODY_25B's head top is aimed at (docs/validation.md); MPII's head top stays pinned.
+    assert {name: layout.aimed for name, layout in LAYOUTS.items() if layout.aimed} == {"body25b": ("head",)}
     assert LAYOUTS["mediapipe"].joint_names[23:25] == ("left_hip", "right_hip")
     assert LAYOUTS["coco18"].joint_names == LAYOUTS["body25"].joint_names[:8] + LAYOUTS["body25"].joint_names[9:19]
 
@@ -266,6 +268,8 @@ def test_detect_layout_on_real_body25b(pose2sim_dir):
         body25[:, names.index("Neck")] = 0.5 * (body25[:, names.index("LShoulder")] + body25[:, names.index("RShoulder")])
         body25[:, names.index("MidHip")] = 0.5 * (body25[:, names.index("LHip")] + body25[:, names.index("RHip")])
         assert detect_layout(body25)[0] == "body25", camera
+        lifted = read_keypoints(pose2sim_dir / "openpose_main_person" / f"{camera}_json").to_h36m()
+        assert lifted.aimed == ("head",) and (lifted.confidence[:, JOINT_NAMES.index("head")] > 0).any()
 
 
 def test_layout_error_is_an_input_error():

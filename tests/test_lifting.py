@@ -29,7 +29,7 @@ from zedo_core.lifting import (
 )
 from zedo_core.prior import PosePrior
 from zedo_core.scale import body_size
-from zedo_core.skeleton import PARENTS, bone_lengths, pull_bone_lengths
+from zedo_core.skeleton import JOINT_NAMES, PARENTS, bone_lengths, pull_bone_lengths
 from zedo_core.temporal import robust_fit
 
 FAST = LiftConfig(iterations=5)
@@ -787,3 +787,39 @@ def test_each_lifting_mode_asks_the_networks_the_prior_names_for_it(tiny_prior, 
     assert LiftConfig(prior_networks="all").prior_mode is None
     with pytest.raises(ValueError, match="prior_networks"):
         LiftConfig(prior_networks="clip")
+
+
+@pytest.mark.parametrize("video", [False, True])
+def test_an_aimed_joint_is_lifted_without_and_then_turned_onto_its_ray(tiny_prior, camera_data, video):
+    """LiftConfig.aimed_joints: the pose is lifted as if the joint were missing, then the joint
+    (its bone's length kept) is turned onto its ray wherever the ray comes that near."""
+    _, K, kp = camera_data(4, seed=6)
+    head = JOINT_NAMES.index("head")
+    kp = kp.copy()
+    kp[:, head] += np.array([3.0, -25.0])  # a head top, above where the prior puts the head
+    kp[3, head] = np.nan  # not detected in the last frame: nothing to aim at
+    config = LiftConfig(iterations=8, temporal_sigma=1.0 if video else 0.0, temporal_keypoint_sigma=0.0)
+    aimed = lift(tiny_prior, kp, K, config=replace(config, aimed_joints=("head",)))
+    without = kp.copy()
+    without[:, head] = np.nan
+    plain = lift(tiny_prior, without, K, config=config)
+    others = np.arange(17) != head
+    np.testing.assert_allclose(aimed.poses3d[:, others], plain.poses3d[:, others], atol=1e-5)
+    neck = JOINT_NAMES.index("neck")
+    length = lambda poses: np.linalg.norm(poses[:, head] - poses[:, neck], axis=-1)  # noqa: E731
+    np.testing.assert_allclose(length(aimed.poses3d), length(plain.poses3d), rtol=1e-4)
+    off_ray = np.linalg.norm(project_np(aimed.poses3d.astype(np.float64), K)[:, head] - kp[:, head], axis=-1)
+    reachable = off_ray[:3] < 0.05
+    assert reachable.any()
+    np.testing.assert_allclose(aimed.poses3d[3], plain.poses3d[3], atol=1e-5)
+    pinned = lift(tiny_prior, kp, K, config=config)
+    assert not np.allclose(pinned.poses3d[:3, others], aimed.poses3d[:3, others], atol=1e-3)
+
+
+def test_only_end_joints_can_be_aimed_at():
+    assert LiftConfig(aimed_joints="head").aimed_joints == ("head",)
+    assert LiftConfig(aimed_joints=["left_wrist", "right_ankle"]).aimed_joints == ("left_wrist", "right_ankle")
+    with pytest.raises(ValueError, match="'thorax' is not an end joint"):
+        LiftConfig(aimed_joints=("thorax",))
+    with pytest.raises(ValueError, match="'nose' is not an end joint"):
+        LiftConfig(aimed_joints=("nose",))

@@ -72,7 +72,7 @@ from training import cmu, pose2sim
 from training.evaluate import H36M_FPS, Clip, action_name, apply_overrides, draw_starts, lift_clips
 from training.h36m import TRAIN_SUBJECTS, load_cameras, load_poses, project
 from zedo_core.body import median_bone_lengths
-from zedo_core.layouts import to_h36m
+from zedo_core.layouts import get_layout, to_h36m
 from zedo_core.lifting import LiftConfig
 from zedo_core.metrics import acceleration_error, mpjpe, pa_mpjpe, pck, procrustes_align, root_path_error
 from zedo_core.prior import PriorLoadError, load_prior
@@ -140,6 +140,7 @@ class ValidationSet:
     clips: list[Clip]
     fps: float
     info: dict = field(default_factory=dict)
+    aimed: tuple[str, ...] = ()  # joints aimed at, not pinned (its layout's: LiftConfig.aimed_joints)
 
 
 def _rng(seed: int, name: str) -> np.random.Generator:
@@ -362,12 +363,13 @@ def build_sets(args: argparse.Namespace) -> tuple[list[ValidationSet], dict[str,
         except (FileNotFoundError, OSError, ValueError, KeyError) as exc:
             skipped.update({n: f"Pose2Sim: {exc}" for n in p2s_names})
         else:
+            aimed = get_layout(args.pose2sim_layout).aimed
             if "pose2sim" in wanted:
                 description = "Pose2Sim, OpenPose detections vs 4-view triangulation"
-                sets.append(ValidationSet("pose2sim", description, clips, pose2sim.FPS, info))
+                sets.append(ValidationSet("pose2sim", description, clips, pose2sim.FPS, info, aimed))
             if "pose2sim_clean" in wanted:
                 description = "Pose2Sim, the triangulation reprojected (no detector) vs itself"
-                sets.append(ValidationSet("pose2sim_clean", description, reprojected_clips(clips), pose2sim.FPS))
+                sets.append(ValidationSet("pose2sim_clean", description, reprojected_clips(clips), pose2sim.FPS, {}, aimed))
     order = {n: i for i, n in enumerate(wanted)}
     sets.sort(key=lambda s: order[s.name])
     return sets, skipped
@@ -505,8 +507,12 @@ def run(args: argparse.Namespace, progress: Callable[[str], None] = print) -> di
         progress(f"skipped {name}: {reason}")
     progress(HEADER)
     lines = []
+    base_config = config
     for vset in sets:
         entry = {"description": vset.description, "fps": vset.fps, "clips": len(vset.clips), **vset.info, "results": {}}
+        config = replace(base_config, aimed_joints=vset.aimed)
+        if vset.aimed:
+            entry["aimed_joints"] = list(vset.aimed)
         bodies = None
         if args.known_body and vset.name in KNOWN_BODY_SETS:
             with warnings.catch_warnings():

@@ -247,6 +247,7 @@ class PreparedInput:
     target: RetargetTarget | None = None
     notes: tuple[str, ...] = ()  # what the readers decided (printed)
     body: tuple[float, ...] | None = None  # the person's bone lengths (LiftConfig.bone_lengths)
+    aimed: tuple[str, ...] = ()  # joints aimed at, not pinned (LiftConfig.aimed_joints; from the layout)
 
 
 def _read_bone_map(path: Path) -> bone_maps.BoneMap:
@@ -405,7 +406,7 @@ def prepare(job: Job) -> PreparedInput:
             raise BatchError(f"--body {error}") from None
     return PreparedInput(
         sequence.keypoints, sequence.confidence, K, tuple(int(v) for v in image_size), fps, camera,
-        target=target, notes=sequence.notes, body=body,
+        target=target, notes=sequence.notes, body=body, aimed=sequence.aimed,
     )
 
 
@@ -505,7 +506,8 @@ def _lift(prepared: PreparedInput, settings: EstimateSettings, progress=None):
     """The engine's ``LiftResult`` for one prepared input (with its body, if any)."""
     try:
         return estimate(
-            prepared.keypoints, prepared.K, prepared.confidence, settings, progress, fps=prepared.fps, bone_lengths=prepared.body
+            prepared.keypoints, prepared.K, prepared.confidence, settings, progress, fps=prepared.fps,
+            bone_lengths=prepared.body, aimed_joints=prepared.aimed,
         )
     except RuntimeError as error:  # e.g. --device cuda without CUDA (also EngineUnavailable, PriorLoadError)
         raise RunError(engine_module("safe_io").first_line(error)) from None

@@ -75,15 +75,17 @@ def estimate(
     should_cancel: Callable[[], bool] | None = None,
     fps: float | None = None,
     bone_lengths: tuple[float, ...] | None = None,
+    aimed_joints: tuple[str, ...] = (),
 ):
     """Lift ``(N, 17, 2)`` keypoints of one clip at ``fps`` to 3D with the engine; returns its
-    ``LiftResult``. ``bone_lengths``: the person's known body (``LiftConfig.bone_lengths``).
+    ``LiftResult``. ``bone_lengths``: the person's known body (``LiftConfig.bone_lengths``);
+    ``aimed_joints``: joints to aim at rather than pin (``LiftConfig.aimed_joints``).
     Raises the engine's ``InputError`` for bad input and ``LiftCancelled`` when cancelled."""
     zedo = core()
     prior = load_prior(settings.device)
     temporal_sigma = engine_module("temporal").video_sigma(fps) if settings.video and len(keypoints) > 1 else 0.0
     config = zedo.LiftConfig(
         hypotheses=settings.hypotheses, iterations=settings.iterations, seed=settings.seed, temporal_sigma=temporal_sigma,
-        bone_lengths=bone_lengths,
+        bone_lengths=bone_lengths, aimed_joints=aimed_joints,
     )
     return zedo.lift(prior, keypoints, K, confidence, config=config, progress=progress, should_cancel=should_cancel)

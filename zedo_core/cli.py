@@ -120,8 +120,8 @@ def _npz_sequence(path: Path, data: dict[str, np.ndarray], layout: str) -> Keypo
     return KeypointSequence(keypoints, confidence, layout, size, None, data.get("K"), str(path))
 
 
-def _read_lift_input(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, float | None, tuple[str, ...]]:
-    """(keypoints (N,17,2), confidence, K, fps, notes) from IN and --camera."""
+def _read_lift_input(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, float | None, tuple[str, ...], tuple[str, ...]]:
+    """(keypoints (N,17,2), confidence, K, fps, notes, joints to aim at) from IN and --camera."""
     if args.camera_name is not None and args.camera is None:
         raise InputError(f"--camera-name {args.camera_name}: needs --camera FILE")
     if args.input.is_dir() or args.input.suffix.lower() == ".json":
@@ -134,7 +134,7 @@ def _read_lift_input(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray |
             keypoints, confidence = data["keypoints"], data.get("confidence")
             if layout != "h36m":
                 keypoints, confidence = to_h36m(keypoints, confidence, layout)
-            return keypoints, confidence, data["K"], fps, ()
+            return keypoints, confidence, data["K"], fps, (), get_layout(layout).aimed
         sequence = _npz_sequence(args.input, data, layout)
     if args.camera is not None:
         camera = read_camera(args.camera, args.camera_name, hint=args.input.name)
@@ -143,7 +143,7 @@ def _read_lift_input(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray |
     if sequence.K is None:
         raise InputError(f"{args.input}: has no camera K: pass --camera FILE (a calibration file)")
     sequence = sequence.to_h36m()
-    return sequence.keypoints, sequence.confidence, sequence.K, fps, sequence.notes
+    return sequence.keypoints, sequence.confidence, sequence.K, fps, sequence.notes, sequence.aimed
 
 
 def _lift_command(args: argparse.Namespace) -> int:
@@ -152,7 +152,7 @@ def _lift_command(args: argparse.Namespace) -> int:
     inputs = [args.input] + [path for path in (args.camera, args.prior, args.body) if path is not None]
     check_output_paths(inputs, [args.output] + ([args.save_body] if args.save_body is not None else []))
     body = read_body(args.body) if args.body is not None else None
-    keypoints, confidence, K, fps, notes = _read_lift_input(args)
+    keypoints, confidence, K, fps, notes, aimed = _read_lift_input(args)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     temporal_sigma = 0.0
@@ -161,7 +161,8 @@ def _lift_command(args: argparse.Namespace) -> int:
     elif args.video:
         temporal_sigma = video_sigma(fps)
     config = LiftConfig(
-        hypotheses=args.hypotheses, iterations=args.iterations, seed=args.seed, temporal_sigma=temporal_sigma, bone_lengths=body
+        hypotheses=args.hypotheses, iterations=args.iterations, seed=args.seed, temporal_sigma=temporal_sigma,
+        bone_lengths=body, aimed_joints=aimed,
     )
     prior = load_prior(args.prior, device=resolve_device(args.device))
     bar = ProgressBar()

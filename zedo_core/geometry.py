@@ -105,6 +105,21 @@ def project_onto_rays(pose: Array, translation: Array, rays: Array, visible: Arr
     return xp.where(visible[..., None], on_ray, absolute) - translation[..., None, :]
 
 
+def turn_onto_rays(pose_abs: Array, joint: int, parent: int, rays: Array, usable: Array) -> Array:
+    """Absolute poses ``(B, J, 3)`` with ``joint`` turned about ``parent`` onto its ray (``rays``
+    ``(B, 3)``, unit, from the camera centre), the bone's length kept: of the ray's two points at
+    that distance from the parent, the one nearer the joint's place; where the ray passes further
+    from the parent than that, its nearest point. Rows where ``usable`` ``(B,)`` is False stay."""
+    xp = namespace(pose_abs)
+    base, tip = pose_abs[:, parent], pose_abs[:, joint]
+    along = (rays * base).sum(-1)  # the parent's foot on the ray, as a distance from the camera
+    half = xp.sqrt(xp.clip(along * along - (base * base).sum(-1) + ((tip - base) ** 2).sum(-1), 0.0, None))
+    near, far = (along - half)[:, None] * rays, (along + half)[:, None] * rays
+    turned = xp.where((norm(near - tip) <= norm(far - tip))[:, None], near, far)
+    is_joint = asarray_like(np.arange(pose_abs.shape[1]) == joint, pose_abs, dtype="bool")
+    return xp.where(is_joint[None, :, None] & usable[:, None, None], turned[:, None, :], pose_abs)
+
+
 def reprojection_error_px(pose_abs: Array, keypoints: Array, K: Array, weights: Array) -> Array:
     """Weighted mean pixel distance ``(..., )`` between projected joints ``(..., J, 3)`` and
     keypoints ``(..., J, 2)``; ``K`` ``(..., 3, 3)`` and the weights broadcast against them.

@@ -43,7 +43,8 @@ class KeypointSequence:
     (0 = missing), ``image_size`` ``(width, height)`` pixels, ``fps`` frames per second and ``K``
     ``(3,3)`` or ``(N,3,3)`` intrinsics when the file says, ``source`` the file or folder read,
     ``notes`` what the reader decided that the user should hear of (the layout it detected, which
-    of several people it followed, frames without a file), one line each."""
+    of several people it followed, frames without a file), one line each; ``aimed`` the joints to
+    aim at rather than pin (``LiftConfig.aimed_joints``; set by :meth:`to_h36m` from the layout)."""
 
     keypoints: np.ndarray
     confidence: np.ndarray
@@ -53,6 +54,7 @@ class KeypointSequence:
     K: np.ndarray | None = None
     source: str = ""
     notes: tuple[str, ...] = ()
+    aimed: tuple[str, ...] = ()
 
     @property
     def num_frames(self) -> int:
@@ -61,7 +63,8 @@ class KeypointSequence:
     def to_h36m(self) -> KeypointSequence:
         """The same sequence on the prior's 17 joints (``layout="h36m"``), via :func:`layouts.to_h36m`."""
         keypoints, confidence = to_h36m(self.keypoints, self.confidence, self.layout)
-        return replace(self, keypoints=keypoints, confidence=confidence, layout="h36m")
+        aimed = tuple(dict.fromkeys(self.aimed + get_layout(self.layout).aimed))
+        return replace(self, keypoints=keypoints, confidence=confidence, layout="h36m", aimed=aimed)
 
 
 @input_errors_only

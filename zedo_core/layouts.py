@@ -34,6 +34,10 @@ like COCO's), every 20th frame, against the projected 3D joints:
   guess, so it stays missing. BODY_25B and MPII detect a head top (BODY_25B learnt its HeadTop and
   UpperNeck from MPII's labels); it is taken as the head, as in the "mpii" mapping (MPII's head
   top lies about 20 px from the projected head on the Stacked-Hourglass detections, data README).
+  BODY_25B's head top is *aimed at* (``Layout.aimed``, ``LiftConfig.aimed_joints``): on the
+  Pose2Sim footage it sits far above the prior's head (295 mm above the thorax against about 236),
+  so pinning its ray bent the whole pose; the pose is lifted without it and the head then turned
+  onto its ray (Pose2Sim in video mode 85.6 / 59.5 -> 81.6 / 56.5 mm; docs/validation.md).
 
 End to end (S9/S11 ground-truth 2D, every 640th frame, S = 1, the shipped prior): the same frames
 given as COCO keypoints (nose = neck/nose) lift to 65.4 / 41.6 mm MPJPE / PA-MPJPE against 65.3 /
@@ -76,13 +80,16 @@ class Layout:
 
     ``direct`` holds ``(h36m_joint, layout_joint, factor)``: the layout joint is taken as the
     Human3.6M joint with its confidence times ``factor``. ``derive`` says whether pelvis, thorax
-    and spine missing after that are derived from hips and shoulders (see the module docstring)."""
+    and spine missing after that are derived from hips and shoulders (see the module docstring).
+    ``aimed`` names the Human3.6M joints this layout marks elsewhere than the prior does, to be
+    aimed at rather than pinned (``LiftConfig.aimed_joints``)."""
 
     name: str
     joint_names: tuple[str, ...]
     description: str
     direct: tuple[tuple[int, int, float], ...] = ()
     derive: bool = False
+    aimed: tuple[str, ...] = ()
 
     @property
     def num_joints(self) -> int:
@@ -90,7 +97,12 @@ class Layout:
 
 
 def _layout(
-    name: str, joint_names: tuple[str, ...], description: str, direct: dict[str, str | tuple[str, float]], derive: bool
+    name: str,
+    joint_names: tuple[str, ...],
+    description: str,
+    direct: dict[str, str | tuple[str, float]],
+    derive: bool,
+    aimed: tuple[str, ...] = (),
 ) -> Layout:
     """Build a layout from ``{h36m joint name: layout joint name or (name, factor)}``."""
     index = {n: i for i, n in enumerate(joint_names)}
@@ -98,7 +110,7 @@ def _layout(
     for h36m_name, source in direct.items():
         source_name, factor = source if isinstance(source, tuple) else (source, 1.0)
         entries.append((_H36M_INDEX[h36m_name], index[source_name], factor))
-    return Layout(name, joint_names, description, tuple(sorted(entries)), derive)
+    return Layout(name, joint_names, description, tuple(sorted(entries)), derive, aimed)
 
 
 # The limbs every whole-body detector shares, by Human3.6M name -> the detector's name.
@@ -160,9 +172,9 @@ _ALL_LAYOUTS = (
         _OPENPOSE_STYLE | _OPENPOSE_NOSE | {"pelvis": "MidHip"}, True,
     ),
     _layout(
-        "body25b", BODY25B_JOINTS, "OpenPose BODY_25B (first 17 in COCO order); head = HeadTop, "
+        "body25b", BODY25B_JOINTS, "OpenPose BODY_25B (first 17 in COCO order); head = HeadTop (aimed at), "
         "pelvis, thorax and spine derived from hips and shoulders",
-        _OPENPOSE_STYLE | _OPENPOSE_NOSE | {"head": "HeadTop"}, True,
+        _OPENPOSE_STYLE | _OPENPOSE_NOSE | {"head": "HeadTop"}, True, aimed=("head",),
     ),
     _layout("coco18", COCO18_JOINTS, f"OpenPose COCO 18 keypoints; {_DERIVED}", _OPENPOSE_STYLE | _OPENPOSE_NOSE, True),
     _layout("mediapipe", MEDIAPIPE_JOINTS, f"MediaPipe Pose 33 landmarks; {_DERIVED}", _COCO_STYLE | _NOSE, True),

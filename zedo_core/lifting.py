@@ -29,13 +29,14 @@ from .geometry import (
     reprojection_error_px,
     rotation_grid,
     solve_translation,
+    turn_onto_rays,
     unit_rays,
 )
 from .initialization import adam_reference_start, grid_search_start
 from .inputs import InputError, LiftInputs, listed_frames, validate_inputs
 from .prior import PRIOR_MODES, PosePrior
 from .scale import steady_size_factors
-from .skeleton import NUM_BONES, NUM_JOINTS, bone_lengths, pull_bone_lengths
+from .skeleton import JOINT_NAMES, NUM_BONES, NUM_JOINTS, PARENTS, bone_lengths, pull_bone_lengths
 from .temporal import (
     apply_filter,
     local_polynomial_coefficients,
@@ -52,6 +53,8 @@ CancelCheck = Callable[[], bool]
 SELECTION_METHODS = ("prior", "reprojection", "medoid", "mean")
 ENSEMBLE_STEPS = ("alternate", "mean")
 PRIOR_NETWORKS = ("auto", *PRIOR_MODES, "all")
+# Joints LiftConfig.aimed_joints may name: those no other joint hangs from.
+AIMABLE_JOINTS = tuple(name for j, name in enumerate(JOINT_NAMES) if j not in PARENTS)
 
 
 class LiftCancelled(Exception):
@@ -153,6 +156,12 @@ class LiftConfig:
     # each clip's median; frame by frame, every frame is pulled towards them by bone_length_pull
     # per iteration from the warm-up's end. None: no known body.
     bone_lengths: tuple[float, ...] | None = None
+    # Joints whose keypoints are aimed at, not pinned: the loop lifts the pose without them (where
+    # at least 4 other joints are seen), then each one's bone from its parent, its length kept, is
+    # turned onto its ray. For a keypoint a detector marks where the prior's joint is not, e.g.
+    # BODY_25B's head top given as the head: a head top sits above the prior's head, and pinning its
+    # ray bends the pose (docs/validation.md). End joints only: "head", the wrists, the ankles.
+    aimed_joints: tuple[str, ...] = ()
     # Detections the prior keeps fighting are let go. From the end of the warm-up to this
     # fraction of the iterations, every joint's tension is summed: the angle by which each
     # denoising step moves it off its ray. A joint whose tension exceeds ray_release times its
@@ -220,6 +229,11 @@ class LiftConfig:
             if len(lengths) != NUM_BONES or not all(math.isfinite(x) and x > 0 for x in lengths):
                 raise ValueError(f"bone_lengths must be {NUM_BONES} finite lengths > 0 (metres), got {self.bone_lengths!r}")
             object.__setattr__(self, "bone_lengths", lengths)
+        aimed = (self.aimed_joints,) if isinstance(self.aimed_joints, str) else tuple(self.aimed_joints)
+        for name in aimed:
+            if name not in AIMABLE_JOINTS:
+                raise ValueError(f"aimed_joints: {name!r} is not an end joint (use {', '.join(AIMABLE_JOINTS)})")
+        object.__setattr__(self, "aimed_joints", aimed)
         for name in ("temporal_sigma", "temporal_translation_sigma", "temporal_keypoint_sigma", "temporal_outlier"):
             value = getattr(self, name)
             if value is not None and not (math.isfinite(value) and value >= 0):
@@ -711,6 +725,14 @@ def lift(
         )
     if len(frames) < n_frames:
         kp_given, kp_lifted, conf_given, K_given = (x[frames] for x in (kp_given, kp_lifted, conf_given, K_given))
+    # Aimed joints: left out of the loop where 4 other joints are seen, turned onto their rays after it.
+    aimed = np.zeros(kp_lifted.shape[:2], dtype=bool)
+    for name in config.aimed_joints:
+        j = JOINT_NAMES.index(name)
+        aimed[:, j] = (conf_given[:, j] > 0) & ((conf_given > 0).sum(1) - 1 >= 4)
+    kp_loop, conf_loop = kp_lifted, conf_given
+    if aimed.any():
+        kp_loop, conf_loop = np.where(aimed[..., None], 0.0, kp_lifted), np.where(aimed, 0.0, conf_given)
     hypotheses = np.full((n_frames, S, NUM_JOINTS, 3), np.nan, dtype=np.float32)
     reproj = np.full((n_frames, S), np.nan, dtype=np.float32)
     # Row r of the lifted frames (frame r // S of `frames`, hypothesis r % S) in the outputs' rows.
@@ -733,16 +755,21 @@ def lift(
         absolute, err, let_go = _optimise_chunk(
             prior,
             templates_all if pooled else templates_all[prior.array(s, "int64")],
-            prior.array(kp_lifted[f]),
+            prior.array(kp_loop[f]),
             prior.array(K_given[f]),
-            prior.array(conf_given[f]),
+            prior.array(conf_loop[f]),
             config,
             rotations,
             on_iteration,
             on_search,
             time_axis,
         )
-        if smoothed:  # report the fit to the keypoints as given
+        if aimed[f].any():
+            K_rows = prior.array(K_given[f])
+            rays = unit_rays(prior.array(kp_lifted[f]), namespace(K_rows).linalg.inv(K_rows))
+            for j in np.flatnonzero(aimed.any(0)):
+                absolute = turn_onto_rays(absolute, int(j), PARENTS[j], rays[:, j], prior.array(aimed[f, j], "bool"))
+        if smoothed or aimed.any():  # report the fit to the keypoints as given
             err = reprojection_error_px(
                 absolute, prior.array(kp_given[f]), prior.array(K_given[f]), _joint_weights(prior.array(conf_given[f]))
             )
@@ -750,7 +777,7 @@ def lift(
         out = frames[f[keep]] * S + s[keep]
         hypothesis_rows[out], reproj_rows[out] = to_numpy(absolute)[keep], to_numpy(err)[keep]
         released_rows[out] = to_numpy(let_go)[keep]
-    del kp_given, kp_lifted, conf_given, K_given
+    del kp_given, kp_lifted, conf_given, K_given, kp_loop, conf_loop
     if config.video and config.steady_size:
         hypotheses *= steady_size_factors(hypotheses, STEADY_SIZE_SIGMAS * config.temporal_sigma, labels)[:, :, None, None]
     # Scored once, on the poses returned (after steady size, which rescales them).

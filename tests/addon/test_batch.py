@@ -163,6 +163,23 @@ def test_uncalibrated_input_gets_the_field_of_view_guess(tmp_path, addon):
     assert prepared.K[0, 0] == pytest.approx(960.0) and prepared.image_size == (1920, 1080)
 
 
+def test_a_body25b_head_top_is_aimed_at_in_batch_too(tmp_path, addon, monkeypatch):
+    """BODY_25B input: the batch converter lifts with the layout's aimed joints, as the CLI does."""
+    with np.load(EXAMPLE) as data:
+        keypoints, K = data["keypoints"][:4], data["K"]
+    body25b = np.full((4, 25, 2), np.nan)  # BODY_25B joint <- Human3.6M joint (nose <- neck/nose, head top <- head)
+    for openpose, h36m in {0: 9, 5: 11, 6: 14, 7: 12, 8: 15, 9: 13, 10: 16, 11: 4, 12: 1, 13: 5, 14: 2, 15: 6, 16: 3, 18: 10}.items():
+        body25b[:, openpose] = keypoints[:, h36m]
+    np.savez(tmp_path / "b25b.npz", keypoints=body25b, K=K, layout=np.array("body25b"))
+    settings, jobs = batch.parse_args(["--input", str(tmp_path / "b25b.npz"), "--output", str(tmp_path / "o.blend")])
+    prepared = batch.prepare(jobs[0])
+    assert prepared.aimed == ("head",)
+    seen = {}
+    monkeypatch.setattr(batch, "estimate", lambda *args, **kwargs: seen.update(kwargs))
+    batch._lift(prepared, settings)
+    assert seen["aimed_joints"] == ("head",)
+
+
 def test_script_mode_as_blender_runs_it(tmp_path):
     """`blender -b --python zedo_blender/batch.py -- ARGS` runs the file as a script (no package):
     the same converter, arguments after `--`."""
