@@ -37,6 +37,7 @@ class EstimateRequest:
     settings: EstimateSettings
     fps: float  # the footage's frame rate (the clip's, else the scene's)
     bone_lengths: tuple[float, ...] | None = None  # the actor's body from the Body file
+    aimed_joints: tuple[str, ...] = ()  # joints aimed at, not pinned (LiftConfig.aimed_joints)
 
     def run(self, progress=None, should_cancel=None):
         """The engine run (safe on a worker thread: touches no Blender data). ``progress`` is
@@ -51,7 +52,8 @@ class EstimateRequest:
                 progress(done, total, "Lifting to 3D")
 
         return estimate(
-            self.keypoints, self.K, self.confidence, self.settings, lifting, should_cancel, self.fps, self.bone_lengths
+            self.keypoints, self.K, self.confidence, self.settings, lifting, should_cancel, self.fps, self.bone_lengths,
+            self.aimed_joints,
         )
 
 
@@ -110,6 +112,19 @@ class CameraChoice:
 
 # Custom properties the import leaves on a clip whose camera it set from a keypoint file.
 CAMERA_FROM_FILE, CAMERA_FILE_FOCAL = "zedo_camera_from", "zedo_camera_focal_px"
+# Custom property the import leaves on a clip: {tracking object: "track,track"}, the tracks of
+# keypoints its layout marks elsewhere than the prior (a BODY_25B head top), aimed at, not pinned.
+AIMED_TRACKS = "zedo_aimed_tracks"
+
+
+def aimed_joints(clip: bpy.types.MovieClip, tracking_object: str, track_names: list[str]) -> tuple[str, ...]:
+    """The joints (``LiftConfig.aimed_joints``) whose mapped track the import marked as aimed at."""
+    marked = clip.get(AIMED_TRACKS)
+    tracks = set(str(marked.get(tracking_object, "")).split(",")) - {""} if marked is not None else set()
+    aimable = engine_module("lifting").AIMABLE_JOINTS
+    return tuple(
+        joint for joint, name in zip(engine_module("skeleton").JOINT_NAMES, track_names) if name in tracks and joint in aimable
+    )
 
 
 def camera_from_file(clip: bpy.types.MovieClip) -> str | None:
@@ -231,6 +246,7 @@ def gather_request(context: bpy.types.Context, settings, engine_settings: Estima
         settings=engine_settings,
         fps=_frame_rate(context.scene, clip),
         bone_lengths=bone_lengths,
+        aimed_joints=aimed_joints(clip, tracking_object.name, settings.track_names()),
     )
 
 

@@ -21,7 +21,7 @@ from bpy_extras.io_utils import ImportHelper
 
 from .clip_camera import clip_camera_values, set_clip_camera
 from .engine import engine_module
-from .estimate import CAMERA_FILE_FOCAL, CAMERA_FROM_FILE
+from .estimate import AIMED_TRACKS, CAMERA_FILE_FOCAL, CAMERA_FROM_FILE
 from .properties import track_property_name
 from .skeleton import JOINT_NAMES
 from .tracks import write_keypoints
@@ -138,6 +138,10 @@ class ZEDO_OT_import_keypoints(bpy.types.Operator, ImportHelper):
         except BaseException:
             clip.tracking.objects.remove(tracking_object)
             raise
+        if sequence.aimed:  # its tracks are named by joint (write_keypoints)
+            if clip.get(AIMED_TRACKS) is None:
+                clip[AIMED_TRACKS] = {}
+            clip[AIMED_TRACKS][tracking_object.name] = ",".join(sequence.aimed)
         settings = context.scene.zedo
         settings.clip = clip
         settings.tracking_object = tracking_object.name

@@ -119,3 +119,26 @@ def test_estimate_removes_the_clip_cameras_lens_distortion(empty_scene, tmp_path
     observed = distort_points(ideal, K, [camera.k1, camera.k2, 0.0, 0.0, camera.k3])
     assert np.abs(observed - ideal).max() > 5.0
     np.testing.assert_allclose(undistorted(clip, observed, K), ideal, atol=1e-3)
+
+
+def test_a_body25b_head_top_is_aimed_at_in_blender_too(empty_scene, tmp_path):
+    """The import marks the head track of BODY_25B keypoints as aimed at (its head top), and the
+    estimate asks the engine to aim at it, as the CLI does; other imports mark nothing."""
+    from zedo_blender import estimate
+
+    clip = make_clip(tmp_path, (1000, 800))
+    empty_scene.zedo.clip = clip
+    rng = np.random.default_rng(3)
+    body25b = np.full((4, 25, 2), np.nan)
+    body25b[:, :19] = rng.uniform(300, 700, size=(4, 19, 2))
+    K = np.array([[900.0, 0.0, 500.0], [0.0, 900.0, 400.0], [0.0, 0.0, 1.0]])
+    np.savez(tmp_path / "b25b.npz", keypoints=body25b, K=K, layout=np.array("body25b"), image_size=np.array([1000, 800]))
+    assert bpy.ops.zedo.import_keypoints(filepath=str(tmp_path / "b25b.npz")) == {"FINISHED"}
+    settings = empty_scene.zedo
+    assert clip[estimate.AIMED_TRACKS][settings.tracking_object] == "head"
+    request = estimate.gather_request(bpy.context, settings, estimate.EstimateSettings())
+    assert request.aimed_joints == ("head",)
+    np.savez(tmp_path / "coco.npz", keypoints=body25b[:, :17], K=K, layout=np.array("coco"), image_size=np.array([1000, 800]))
+    assert bpy.ops.zedo.import_keypoints(filepath=str(tmp_path / "coco.npz")) == {"FINISHED"}
+    assert settings.tracking_object not in clip[estimate.AIMED_TRACKS]
+    assert estimate.gather_request(bpy.context, settings, estimate.EstimateSettings()).aimed_joints == ()
