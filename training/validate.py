@@ -508,11 +508,12 @@ def run(args: argparse.Namespace, progress: Callable[[str], None] = print) -> di
     progress(HEADER)
     lines = []
     base_config = config
+    aim_given = any(item.split("=", 1)[0].strip() == "aimed_joints" for item in args.set)  # --set overrides layouts
     for vset in sets:
         entry = {"description": vset.description, "fps": vset.fps, "clips": len(vset.clips), **vset.info, "results": {}}
-        config = replace(base_config, aimed_joints=vset.aimed)
-        if vset.aimed:
-            entry["aimed_joints"] = list(vset.aimed)
+        config = base_config if aim_given else replace(base_config, aimed_joints=vset.aimed)
+        if config.aimed_joints:
+            entry["aimed_joints"] = list(config.aimed_joints)
         bodies = None
         if args.known_body and vset.name in KNOWN_BODY_SETS:
             with warnings.catch_warnings():
