@@ -291,3 +291,15 @@ def test_each_person_is_lifted_with_their_own_body(tiny_prior):
     poses, _ = validate.lift_with_bodies(tiny_prior, vset, config, {"cam01": body, "cam03": body})
     error = [np.abs(bone_lengths(p[0]) - body).mean() for p in poses]
     assert error[0] < 0.5 * error[1] and error[2] < 0.5 * error[1]
+
+
+def test_pose2sim_as_body25b_is_lifted_with_its_head_top_aimed_at(tiny_prior_file, tmp_path):
+    """The layout's aimed joints reach the loop (and the report); --set aimed_joints overrides them."""
+    _need(SHARED / "pose2sim" / pose2sim.TRC_FILE)
+    fast = ["--set", "iterations=2", "--set", "start_pool=1", "--set", "yaw_steps=4"]
+    common = ["--prior", str(tiny_prior_file), *fast, "--sets", "pose2sim", "--pose2sim-layout", "body25b"]
+    assert validate.main([*common, "--json", str(tmp_path / "aimed.json")]) == 0
+    assert validate.main([*common, "--set", "aimed_joints=()", "--json", str(tmp_path / "pinned.json")]) == 0
+    aimed, pinned = (json.loads((tmp_path / f"{n}.json").read_text())["sets"]["pose2sim"] for n in ("aimed", "pinned"))
+    assert aimed["aimed_joints"] == ["head"] and "aimed_joints" not in pinned
+    assert aimed["results"]["frame"]["per_joint"]["head"] != pinned["results"]["frame"]["per_joint"]["head"]
