@@ -120,7 +120,9 @@ def _npz_sequence(path: Path, data: dict[str, np.ndarray], layout: str) -> Keypo
     return KeypointSequence(keypoints, confidence, layout, size, None, data.get("K"), str(path))
 
 
-def _read_lift_input(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, float | None, tuple[str, ...], tuple[str, ...]]:
+def _read_lift_input(
+    args: argparse.Namespace,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, float | None, tuple[str, ...], tuple[str, ...]]:
     """(keypoints (N,17,2), confidence, K, fps, notes, joints to aim at) from IN and --camera."""
     if args.camera_name is not None and args.camera is None:
         raise InputError(f"--camera-name {args.camera_name}: needs --camera FILE")
