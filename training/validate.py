@@ -269,7 +269,7 @@ def cmu_clips(
 
 # How the Pose2Sim detections are read: BODY_25B's first 17 keypoints as COCO-17 (default), or all
 # 25 as BODY_25B (what the CLI reads from these files: the head top too).
-POSE2SIM_LAYOUTS = {"coco": 17, "body25b": 25}
+POSE2SIM_LAYOUTS = ("coco", "body25b")
 
 
 def pose2sim_clips(data_dir: str | None, layout: str = "coco") -> tuple[list[Clip], dict]:
@@ -279,7 +279,7 @@ def pose2sim_clips(data_dir: str | None, layout: str = "coco") -> tuple[list[Cli
     reference = pose2sim.reference_joints(pose2sim.load_trc(data_dir))
     clips, reprojection = [], {}
     for name, camera in cameras.items():
-        keypoints, confidence = pose2sim.load_detections(data_dir, name, POSE2SIM_LAYOUTS[layout])
+        keypoints, confidence = pose2sim.load_detections(data_dir, name, get_layout(layout).num_joints)
         if len(keypoints) != len(reference):
             raise pose2sim.Pose2SimError(
                 f"{name}: {len(keypoints)} detection frames but {len(reference)} triangulated frames"
@@ -576,7 +576,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--pose2sim", default=None, help="Pose2Sim folder (default ../shared/data/pose2sim)")
     parser.add_argument(
-        "--pose2sim-layout", choices=tuple(POSE2SIM_LAYOUTS), default="coco",
+        "--pose2sim-layout", choices=POSE2SIM_LAYOUTS, default="coco",
         help="read the Pose2Sim detections as COCO-17 (BODY_25B's first 17; default) or as all 25 BODY_25B "
         "keypoints, the head top too (what the CLI reads from these files)",
     )

@@ -752,11 +752,12 @@ def lift(
                 S=group,
                 segments=prior.array(labels[frames[f[0]] : frames[f[-1]] + 1], "int64"),
             )
+        K_rows = prior.array(K_given[f])
         absolute, err, let_go = _optimise_chunk(
             prior,
             templates_all if pooled else templates_all[prior.array(s, "int64")],
             prior.array(kp_loop[f]),
-            prior.array(K_given[f]),
+            K_rows,
             prior.array(conf_loop[f]),
             config,
             rotations,
@@ -765,14 +766,11 @@ def lift(
             time_axis,
         )
         if aimed[f].any():
-            K_rows = prior.array(K_given[f])
             rays = unit_rays(prior.array(kp_lifted[f]), namespace(K_rows).linalg.inv(K_rows))
-            for j in np.flatnonzero(aimed.any(0)):
+            for j in np.flatnonzero(aimed[f].any(0)):
                 absolute = turn_onto_rays(absolute, int(j), PARENTS[j], rays[:, j], prior.array(aimed[f, j], "bool"))
         if smoothed or aimed.any():  # report the fit to the keypoints as given
-            err = reprojection_error_px(
-                absolute, prior.array(kp_given[f]), prior.array(K_given[f]), _joint_weights(prior.array(conf_given[f]))
-            )
+            err = reprojection_error_px(absolute, prior.array(kp_given[f]), K_rows, _joint_weights(prior.array(conf_given[f])))
         keep = kept.ravel()
         out = frames[f[keep]] * S + s[keep]
         hypothesis_rows[out], reproj_rows[out] = to_numpy(absolute)[keep], to_numpy(err)[keep]
